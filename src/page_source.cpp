@@ -1,0 +1,19 @@
+#include "page_source.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+
+namespace vmc {
+
+Result<std::unique_ptr<PageSource>> open_page_source(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0)
+    return make_error(Errc::no_input, fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  if (S_ISCHR(st.st_mode)) return open_device_source(path);
+  return open_file_source(path);
+}
+
+}  // namespace vmc

@@ -1,0 +1,60 @@
+#pragma once
+// Where the page comes from, behind one interface (as chrony's refclock
+// drivers): the vmclock device, a regular file (simulator, fixtures), or
+// memory owned by the process (tests, benchmarks).
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "result.h"
+
+namespace vmc {
+
+class PageSource {
+ public:
+  virtual ~PageSource() = default;
+  // Bytes to read under the seqlock: a live mapping, or a buffer that a
+  // pread() refilled just now. 8-byte aligned.
+  virtual Result<std::span<const volatile uint8_t>> view() = 0;
+  // Follows a file replaced by rename, truncated or removed; cheap enough
+  // to call once per sample.
+  virtual Status refresh() { return Ok{}; }
+  // An fd that polls POLLIN when the page changed, or -1.
+  virtual int notify_fd() const { return -1; }
+  // False when the copy is made by the kernel (pread): the counter is then
+  // read just after the copy, not inside its window.
+  virtual bool counter_in_window() const { return true; }
+  virtual std::string_view kind() const = 0;
+  const std::string& path() const { return path_; }
+
+ protected:
+  explicit PageSource(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+// Opens a character device as the vmclock device and anything else as a
+// page file. Errors name the path and the reason (Errc::no_input).
+Result<std::unique_ptr<PageSource>> open_page_source(const std::string& path);
+
+Result<std::unique_ptr<PageSource>> open_device_source(const std::string& path);
+Result<std::unique_ptr<PageSource>> open_file_source(const std::string& path);
+
+// A page in process memory, for tests and benchmarks; write it with
+// PageWriter over writable().
+class MemoryPageSource final : public PageSource {
+ public:
+  explicit MemoryPageSource(size_t len = 4096);
+  Result<std::span<const volatile uint8_t>> view() override { return std::span<const volatile uint8_t>(buf_.get(), len_); }
+  std::string_view kind() const override { return "memory"; }
+  volatile uint8_t* writable() { return buf_.get(); }
+  size_t size() const { return len_; }
+
+ private:
+  struct Free { void operator()(volatile uint8_t* p) const; };
+  std::unique_ptr<volatile uint8_t, Free> buf_;
+  size_t len_;
+};
+
+}  // namespace vmc

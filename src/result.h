@@ -1,0 +1,54 @@
+#pragma once
+// One error type for every boundary of the library: a sysexits-style code
+// (so a CLI can exit with it unchanged) and a message that names the file,
+// field or option and the offending value.
+#include <cassert>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace vmc {
+
+enum class Errc : int {
+  usage = 64,        // EX_USAGE
+  data = 65,         // EX_DATAERR: the page or a reply is malformed
+  no_input = 66,     // EX_NOINPUT: cannot open
+  unavailable = 69,  // EX_UNAVAILABLE: no time data
+  software = 70,     // EX_SOFTWARE
+  os = 71,           // EX_OSERR
+  io = 74,           // EX_IOERR
+  temp_fail = 75,    // EX_TEMPFAIL: try again (seqlock busy, peer absent)
+  config = 78,       // EX_CONFIG
+};
+
+struct Error {
+  Errc code;
+  std::string message;
+};
+
+// A std::expected-shaped result (C++23's is not available in C++20).
+template <class T>
+class Result {
+ public:
+  Result(T v) : v_(std::move(v)) {}            // NOLINT: implicit by design
+  Result(Error e) : v_(std::move(e)) {}        // NOLINT
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  T& value() { assert(ok()); return std::get<0>(v_); }
+  const T& value() const { assert(ok()); return std::get<0>(v_); }
+  T& operator*() { return value(); }
+  const T& operator*() const { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  const Error& error() const { assert(!ok()); return std::get<1>(v_); }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+struct Ok {};
+using Status = Result<Ok>;
+
+inline Error make_error(Errc c, std::string msg) { return Error{c, std::move(msg)}; }
+
+}  // namespace vmc

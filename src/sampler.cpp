@@ -1,0 +1,98 @@
+#include "sampler.h"
+
+#include <fmt/format.h>
+
+#include "counter.h"
+#include "time_math.h"
+
+namespace vmc {
+
+Leap leap_of(abi::LeapIndicator li) {
+  switch (li) {
+    case abi::LeapIndicator::pre_pos: return Leap::insert;
+    case abi::LeapIndicator::pre_neg: return Leap::remove;
+    default: return Leap::none;
+  }
+}
+
+Result<Snapshot> take_snapshot(PageSource& src, SeqlockLimits lim) {
+  auto view = src.view();
+  if (!view) return view.error();
+  Snapshot s;
+  auto bracket = [&] {
+    s.before = realtime_now();
+    s.counter = read_counter();
+    s.after = realtime_now();
+  };
+  Result<RawCopy> raw = src.counter_in_window()
+                            ? seqlock_read(view->data(), view->size(), bracket, lim)
+                            : seqlock_read(view->data(), view->size(), [] {}, lim);
+  if (!raw) return make_error(raw.error().code, fmt::format("{}: {}", src.path(), raw.error().message));
+  if (!src.counter_in_window()) bracket();
+  // decode() checks size against what we hold; the header promised more
+  // bytes than the structure only when the page is a whole 4096 bytes.
+  std::span<const uint8_t> bytes(raw->bytes.data(), raw->len);
+  auto page = decode(bytes);
+  if (!page && view->size() >= abi::kMinSize) {
+    // size may legitimately exceed the 112 bytes we copy (Firecracker: 4096).
+    uint32_t size = load_le32(raw->bytes.data() + offsetof(abi::vmclock_abi, size));
+    if (size > raw->len && size <= view->size()) {
+      auto copy = raw->bytes;
+      store_le32(copy.data() + offsetof(abi::vmclock_abi, size), static_cast<uint32_t>(raw->len));
+      page = decode(std::span<const uint8_t>(copy.data(), raw->len));
+      if (page) page->size = size;
+    }
+  }
+  if (!page) return make_error(page.error().code, fmt::format("{}: {}", src.path(), page.error().message));
+  s.page = *page;
+  s.retries = raw->retries;
+  return s;
+}
+
+SampleOutcome sample_from(const Snapshot& s, abi::CounterId native) {
+  SampleOutcome out{s, assess(s.page, native), std::nullopt, {}};
+  if (!out.validity.ok()) {
+    out.why_not = describe(out.validity.reason, s.page);
+    return out;
+  }
+  auto t = time_at(s.page, s.counter);
+  if (!t) {
+    out.why_not = t.error().message;
+    return out;
+  }
+  if (!t->maxerror_ns) {
+    out.why_not = "no valid maxerror at this counter (time_maxerror_valid/period_maxerror_valid clear)";
+    return out;
+  }
+  Sample smp;
+  smp.counter = s.counter;
+  smp.reference = t->time;
+  smp.reference.sec.count += out.validity.utc_minus_page_sec;
+  int64_t bracket = s.bracket_ns();
+  smp.bracket_ns = bracket;
+  smp.system = SysTime{s.before.ns + bracket / 2};
+  smp.offset = diff_ns(smp.reference, smp.system);
+  uint64_t half = static_cast<uint64_t>((bracket + 1) / 2);
+  smp.maxerror_ns = *t->maxerror_ns + half;
+  if (t->esterror_ns) smp.esterror_ns = *t->esterror_ns + half;
+  smp.leap = leap_of(s.page.leap_indicator);
+  smp.disruption_marker = s.page.disruption_marker;
+  smp.vm_generation_counter = s.page.vm_generation_counter;
+  smp.seq = s.page.seq_count;
+  out.sample = smp;
+  return out;
+}
+
+Result<SampleOutcome> best_sample(PageSource& src, unsigned attempts, SeqlockLimits lim) {
+  std::optional<Snapshot> best;
+  for (unsigned i = 0; i < std::max(1u, attempts); ++i) {
+    auto s = take_snapshot(src, lim);
+    if (!s) return s.error();
+    // A disruption between attempts: the newest calibration wins.
+    if (best && s->page.disruption_marker != best->page.disruption_marker) best.reset();
+    if (!best || s->bracket_ns() < best->bracket_ns()) best = *s;
+  }
+  return sample_from(*best);
+}
+
+}  // namespace vmc
