@@ -1,0 +1,279 @@
+// vmclockctl: look at a vmclock page (dump, time, now, watch) and at the
+// daemon's status. Output is for people by default and JSON with --json.
+// Exit codes: 0 ok, 64 usage, 65 bad page data, 66 cannot open,
+// 69 no time data (now), 74 status file unreadable.
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fmt/format.h>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "page_json.h"
+#include "page_source.h"
+#include "sampler.h"
+#include "time_math.h"
+#include "version.h"
+
+namespace {
+
+using nlohmann::json;
+using namespace vmc;
+
+volatile sig_atomic_t g_stop = 0;
+
+int fail(const Error& e) {
+  fmt::print(stderr, "vmclockctl: {}\n", e.message);
+  return static_cast<int>(e.code);
+}
+
+void print_json(const json& j) { fmt::print("{}\n", j.dump()); }
+
+Result<std::unique_ptr<PageSource>> open_source(const std::string& path) { return open_page_source(path); }
+
+int cmd_dump(PageSource& src, bool as_json) {
+  auto s = take_snapshot(src);
+  if (!s) return fail(s.error());
+  if (as_json) {
+    json j = page_to_json(s->page);
+    j["source"] = {{"path", src.path()}, {"kind", std::string(src.kind())}};
+    print_json(j);
+  } else {
+    fmt::print("{} ({})\n{}", src.path(), src.kind(), page_to_text(s->page));
+  }
+  return 0;
+}
+
+int cmd_time(PageSource& src, uint64_t counter, bool as_json) {
+  auto s = take_snapshot(src);
+  if (!s) return fail(s.error());
+  const Page& p = s->page;
+  if (p.counter_id == abi::CounterId::invalid)
+    return fail({Errc::unavailable, fmt::format("{}: {}", src.path(), describe(Unusable::no_counter, p))});
+  auto t = time_at(p, counter);
+  if (!t) return fail({t.error().code, fmt::format("{}: {}", src.path(), t.error().message)});
+  auto opt = [](const std::optional<uint64_t>& v) { return v ? json(*v) : json(nullptr); };
+  auto tt = abi::name(p.time_type);
+  std::string type = tt.empty() ? fmt::format("undefined({})", static_cast<int>(p.time_type)) : std::string(tt);
+  if (as_json) {
+    print_json({{"time_type", type},
+                {"counter", counter},
+                {"delta_ticks", t->delta_ticks},
+                {"seconds", t->time.sec.count},
+                {"nanoseconds", t->time.nsec_floor().count},
+                {"frac_sec", t->time.frac.raw},
+                {"maxerror_ns", opt(t->maxerror_ns)},
+                {"esterror_ns", opt(t->esterror_ns)}});
+  } else {
+    auto err = [](const std::optional<uint64_t>& v) { return v ? fmt::format("{} ns", *v) : std::string("unknown"); };
+    fmt::print("counter {} (delta {} ticks)\n{} time {}.{:09} s", counter, t->delta_ticks, type, t->time.sec.count,
+               t->time.nsec_floor().count);
+    if (p.time_type == abi::TimeType::utc) fmt::print(" ({})", format_utc(t->time));
+    fmt::print("\nmaxerror {}, esterror {}\n", err(t->maxerror_ns), err(t->esterror_ns));
+  }
+  return 0;
+}
+
+int cmd_now(PageSource& src, unsigned attempts, bool as_json) {
+  auto o = best_sample(src, attempts);
+  if (!o) return fail(o.error());
+  if (!o->sample) {
+    if (as_json)
+      print_json({{"ok", false}, {"reason", std::string(name(o->validity.reason))}, {"message", o->why_not}});
+    else
+      fmt::print(stderr, "vmclockctl: {}: {}\n", src.path(), o->why_not);
+    return static_cast<int>(Errc::unavailable);
+  }
+  const Sample& s = *o->sample;
+  auto est = s.esterror_ns ? json(*s.esterror_ns) : json(nullptr);
+  if (as_json) {
+    print_json({{"ok", true},
+                {"counter", s.counter},
+                {"reference_sec", s.reference.sec.count},
+                {"reference_nsec", s.reference.nsec_floor().count},
+                {"system_ns", s.system.ns},
+                {"offset_ns", s.offset.count},
+                {"maxerror_ns", s.maxerror_ns},
+                {"esterror_ns", est},
+                {"bracket_ns", s.bracket_ns},
+                {"leap", static_cast<int>(s.leap)},
+                {"tai_convention", std::string(name(o->validity.tai_convention))},
+                {"disruption_marker", s.disruption_marker}});
+  } else {
+    fmt::print("reference {}\nsystem    {}\noffset    {:+} ns (reference - system)\nmaxerror  {} ns "
+               "(bracket {} ns)\n",
+               format_utc(s.reference), format_utc(s.system), s.offset.count, s.maxerror_ns, s.bracket_ns);
+    if (o->validity.tai_convention != TaiConvention::not_applicable)
+      fmt::print("tai       converted to UTC; tai_offset_sec convention {}\n", name(o->validity.tai_convention));
+  }
+  return 0;
+}
+
+struct WatchKey {
+  uint32_t seq;
+  uint64_t marker;
+  std::optional<uint64_t> gen;
+  abi::ClockStatus status;
+  uint64_t flags;
+  bool operator==(const WatchKey&) const = default;
+};
+
+int cmd_watch(PageSource& src, bool as_json, int count, int interval_ms) {
+  WatchKey last{};
+  bool have_last = false;
+  std::string last_error;
+  int printed = 0;
+  while (!g_stop && (count <= 0 || printed < count)) {
+    auto refreshed = src.refresh();
+    auto s = refreshed ? take_snapshot(src) : Result<Snapshot>(refreshed.error());
+    if (!s) {
+      if (s.error().message != last_error) {
+        last_error = s.error().message;
+        if (as_json) print_json({{"error", last_error}});
+        else fmt::print("error: {}\n", last_error);
+        std::fflush(stdout);
+        ++printed;
+        have_last = false;
+      }
+    } else {
+      last_error.clear();
+      const Page& p = s->page;
+      WatchKey k{p.seq_count, p.disruption_marker, p.vm_generation_counter, p.clock_status, p.flags.raw};
+      if (!have_last || !(last == k)) {
+        last = k;
+        have_last = true;
+        SysTime now = realtime_now();
+        auto st = abi::name(p.clock_status);
+        if (as_json) {
+          print_json({{"system_ns", now.ns},
+                      {"seq_count", p.seq_count},
+                      {"disruption_marker", p.disruption_marker},
+                      {"vm_generation_counter", p.vm_generation_counter ? json(*p.vm_generation_counter) : json(nullptr)},
+                      {"clock_status", std::string(st)},
+                      {"flags", p.flags.raw}});
+        } else {
+          fmt::print("{} seq {} marker {} generation {} status {} flags {}\n", format_utc(now), p.seq_count,
+                     p.disruption_marker,
+                     p.vm_generation_counter ? fmt::format("{}", *p.vm_generation_counter) : "absent", st,
+                     flags_to_text(p.flags));
+        }
+        std::fflush(stdout);
+        ++printed;
+      }
+    }
+    if (count > 0 && printed >= count) break;
+    int fd = src.notify_fd();
+    if (fd >= 0) {
+      pollfd pfd{fd, POLLIN, 0};
+      ::poll(&pfd, 1, interval_ms);
+    } else {
+      timespec ts{interval_ms / 1000, (interval_ms % 1000) * 1'000'000L};
+      ::nanosleep(&ts, nullptr);
+    }
+  }
+  return 0;
+}
+
+std::string fmt_ns(const json& v) {
+  if (v.is_null()) return "-";
+  int64_t ns = v.get<int64_t>();
+  if (std::llabs(ns) < 10'000) return fmt::format("{} ns", ns);
+  if (std::llabs(ns) < 10'000'000) return fmt::format("{:.3f} us", static_cast<double>(ns) / 1e3);
+  return fmt::format("{:.3f} ms", static_cast<double>(ns) / 1e6);
+}
+
+int cmd_status(const std::string& path, bool as_json) {
+  std::ifstream in(path);
+  if (!in) return fail({Errc::no_input, fmt::format("{}: cannot open the status file: {} (is vmclockd running?)",
+                                                    path, std::strerror(errno))});
+  json j = json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return fail({Errc::data, fmt::format("{}: not a vmclockd status file (invalid JSON)", path)});
+  if (as_json) {
+    print_json(j);
+    return 0;
+  }
+  auto get = [&](const json& o, const char* k) { return o.contains(k) ? o[k] : json(nullptr); };
+  auto str = [&](const json& v) { return v.is_null() ? std::string("-") : v.is_string() ? v.get<std::string>() : v.dump(); };
+  fmt::print("state        {}\n", str(get(j, "state")));
+  if (!get(j, "reason").is_null()) fmt::print("reason       {}\n", str(get(j, "reason")));
+  const json page = get(j, "page");
+  if (page.is_object())
+    fmt::print("page         {} ({}), marker {}, generation {}, status {}\n", str(get(page, "path")),
+               str(get(page, "kind")), str(get(page, "disruption_marker")), str(get(page, "vm_generation_counter")),
+               str(get(page, "clock_status")));
+  const json ls = get(j, "last_sample");
+  if (ls.is_object())
+    fmt::print("last sample  {}: offset {}, maxerror {}, bracket {}\n", str(get(ls, "time")),
+               fmt_ns(get(ls, "offset_ns")), fmt_ns(get(ls, "maxerror_ns")), fmt_ns(get(ls, "bracket_ns")));
+  else
+    fmt::print("last sample  none\n");
+  fmt::print("samples      {} sent, {} refused\n", str(get(j, "samples_sent")), str(get(j, "samples_refused")));
+  fmt::print("disruptions  {} seen, {} chrony resets sent ({} failed)\n", str(get(j, "disruptions_seen")),
+             str(get(j, "resets_sent")), str(get(j, "resets_failed")));
+  const json sinks = get(j, "sinks");
+  if (sinks.is_array())
+    for (const auto& s : sinks)
+      fmt::print("sink         {}: {} ({} published, {} failed){}\n", str(get(s, "name")), str(get(s, "state")),
+                 str(get(s, "published")), str(get(s, "failed")),
+                 str(get(s, "last_error")) == "-" || str(get(s, "last_error")).empty()
+                     ? ""
+                     : ", last error: " + str(get(s, "last_error")));
+  const json ptp = get(j, "ptp4l");
+  if (ptp.is_object()) fmt::print("ptp4l        {}\n", ptp.dump());
+  fmt::print("updated      {}\n", str(get(j, "updated")));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Inspect a vmclock page and the vmclockd daemon", "vmclockctl"};
+  app.set_version_flag("--version", std::string(vmc::kVersion));
+  app.require_subcommand(1);
+  std::string page = "/dev/vmclock0";
+  app.add_option("--page", page, "vmclock device or page file")->capture_default_str();
+  bool as_json = false;
+  auto* dump = app.add_subcommand("dump", "every field, raw and decoded");
+  dump->add_flag("--json", as_json, "JSON output");
+  auto* timec = app.add_subcommand("time", "the page's time at a counter value");
+  uint64_t counter = 0;
+  timec->add_option("--counter", counter, "counter value")->required();
+  timec->add_flag("--json", as_json, "JSON output");
+  auto* now = app.add_subcommand("now", "one cross-timestamp against the system clock");
+  unsigned attempts = 8;
+  now->add_option("--attempts", attempts, "best of N by narrowest bracket")->check(CLI::Range(1u, 1000u))->capture_default_str();
+  now->add_flag("--json", as_json, "JSON output");
+  auto* watch = app.add_subcommand("watch", "one line per change of seq, marker, generation, status, flags");
+  int count = 0, interval_ms = 100;
+  watch->add_option("--count", count, "stop after K lines")->check(CLI::NonNegativeNumber);
+  watch->add_option("--interval-ms", interval_ms, "polling interval")->check(CLI::Range(1, 60000))->capture_default_str();
+  watch->add_flag("--json", as_json, "JSON output");
+  auto* status = app.add_subcommand("status", "what the running vmclockd reports");
+  std::string status_file = "/run/vmclockd/status.json";
+  status->add_option("--status-file", status_file, "the daemon's status file")->capture_default_str();
+  status->add_flag("--json", as_json, "JSON output");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : static_cast<int>(vmc::Errc::usage);
+  }
+  if (*status) return cmd_status(status_file, as_json);
+
+  struct sigaction sa{};
+  sa.sa_handler = [](int) { g_stop = 1; };
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  auto src = open_source(page);
+  if (!src) return fail(src.error());
+  if (*dump) return cmd_dump(**src, as_json);
+  if (*timec) return cmd_time(**src, counter, as_json);
+  if (*now) return cmd_now(**src, attempts, as_json);
+  if (*watch) return cmd_watch(**src, as_json, count, interval_ms);
+  return static_cast<int>(vmc::Errc::usage);
+}
