@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "bus_guard.h"
 #include "counter.h"
 #include "time_math.h"
 
@@ -24,9 +25,16 @@ Result<Snapshot> take_snapshot(PageSource& src, SeqlockLimits lim) {
     s.counter = read_counter();
     s.after = realtime_now();
   };
-  Result<RawCopy> raw = src.counter_in_window()
-                            ? seqlock_read(view->data(), view->size(), bracket, lim)
-                            : seqlock_read(view->data(), view->size(), [] {}, lim);
+  std::optional<Result<RawCopy>> raw_or;
+  const bool in_window = src.counter_in_window();
+  bool read = guarded_read([&] {
+    raw_or.emplace(in_window ? seqlock_read(view->data(), view->size(), bracket, lim)
+                             : seqlock_read(view->data(), view->size(), [] {}, lim));
+  });
+  if (!read)
+    return make_error(Errc::data, fmt::format("{}: the page vanished while being read (SIGBUS: file truncated?)",
+                                              src.path()));
+  Result<RawCopy>& raw = *raw_or;
   if (!raw) return make_error(raw.error().code, fmt::format("{}: {}", src.path(), raw.error().message));
   if (!src.counter_in_window()) bracket();
   // decode() checks size against what we hold; the header promised more
@@ -81,6 +89,17 @@ SampleOutcome sample_from(const Snapshot& s, abi::CounterId native) {
   smp.seq = s.page.seq_count;
   out.sample = smp;
   return out;
+}
+
+Result<uint32_t> peek_seq(PageSource& src) {
+  auto view = src.view();
+  if (!view) return view.error();
+  if (view->size() < abi::kMinSize) return make_error(Errc::data, fmt::format("{}: page too short", src.path()));
+  uint32_t seq = 0;
+  if (!guarded_read([&] { seq = detail::load_seq(view->data(), __ATOMIC_ACQUIRE); }))
+    return make_error(Errc::data, fmt::format("{}: the page vanished while being read (SIGBUS: file truncated?)",
+                                              src.path()));
+  return seq;
 }
 
 Result<SampleOutcome> best_sample(PageSource& src, unsigned attempts, SeqlockLimits lim) {

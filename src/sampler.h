@@ -58,6 +58,9 @@ inline SysTime realtime_now() {
 // One consistent snapshot with a bracketed counter reading.
 Result<Snapshot> take_snapshot(PageSource& src, SeqlockLimits lim = {});
 
+// seq_count alone: the cheap check for "has the page changed".
+Result<uint32_t> peek_seq(PageSource& src);
+
 // Sample from a snapshot already taken (pure: tests feed it by hand).
 SampleOutcome sample_from(const Snapshot& s, abi::CounterId native = kNativeCounter);
 

@@ -1,0 +1,32 @@
+#pragma once
+// A page file truncated under its mapping raises SIGBUS on the next read.
+// guarded_read() turns that into an error for the one read that hit it,
+// so that a truncated file never takes the daemon down.
+#include <csetjmp>
+#include <csignal>
+
+namespace vmc {
+
+namespace detail {
+extern thread_local sigjmp_buf* t_bus_jmp;
+void install_bus_handler();
+}  // namespace detail
+
+// Runs `f` (which must only copy from the mapping: no objects with
+// destructors may be alive inside it when the fault hits). Returns false
+// if it faulted.
+template <class F>
+bool guarded_read(F&& f) {
+  detail::install_bus_handler();
+  sigjmp_buf jb;
+  if (sigsetjmp(jb, 1) != 0) {
+    detail::t_bus_jmp = nullptr;
+    return false;
+  }
+  detail::t_bus_jmp = &jb;
+  f();
+  detail::t_bus_jmp = nullptr;
+  return true;
+}
+
+}  // namespace vmc

@@ -1,0 +1,54 @@
+#pragma once
+// vmclockd.toml: every option declared once (config.cpp) with its default
+// and bounds; unknown keys and bad values are errors naming the key, the
+// value and the line (Errc::config, exit 78).
+#include <cstdint>
+#include <string>
+
+#include "result.h"
+
+namespace vmc {
+
+inline constexpr const char* kDefaultSock = "/run/chrony/vmclockd.sock";
+inline constexpr const char* kDefaultConfigPath = "/etc/vmclockd.toml";
+
+struct Config {
+  // [source]
+  std::string page = "/dev/vmclock0";
+  int64_t watch_interval_ms = 5;  // how often the marker is checked without notifications
+  // [sampling]
+  int64_t interval_ms = 250;
+  int64_t best_of = 8;
+  int64_t max_error_ns = 100'000;
+  // [chrony]
+  int64_t shm_unit = -1;  // -1: no SHM sink
+  std::string sock = kDefaultSock;  // empty: no SOCK sink
+  std::string command_socket = "/run/chrony/chronyd.sock";
+  bool reset_on_disruption = true;
+  bool burst = true;
+  bool makestep = false;
+  std::string client_dir = "/run/vmclockd";
+  // [daemon]
+  std::string status_file = "/run/vmclockd/status.json";
+  std::string metrics_file;
+  std::string user = "vmclockd";
+  // [ptp4l]; present only when the section is
+  bool ptp4l = false;
+  std::string ptp4l_uds_address = "/var/run/ptp4l";
+  std::string ptp4l_time_source = "other";
+  int64_t ptp4l_domain_number = 0;
+  int64_t ptp4l_holdover_maxerror_ns = 1'000'000;
+
+  std::string origin = "built-in defaults";  // where it came from, for logs
+  bool operator==(const Config&) const = default;
+};
+
+// Defaults as the daemon uses them when no file exists.
+Config default_config();
+// Parses TOML text; `name` is used in messages.
+Result<Config> parse_config(std::string_view text, const std::string& name);
+Result<Config> load_config(const std::string& path);
+// A commented listing of every option, for --help and the man page.
+std::string describe_options();
+
+}  // namespace vmc

@@ -1,0 +1,37 @@
+#pragma once
+// Giving up root for good: vmclockd opens the vmclock device and attaches
+// chrony's SHM segment as root (when it is started as root at all), then
+// becomes an unprivileged user with no capabilities left anywhere.
+//
+// Under systemd the unit already starts the daemon as User=vmclockd with an
+// empty CapabilityBoundingSet, and this is a no-op that says so.
+#include <string>
+
+#include "result.h"
+
+namespace vmc {
+
+// If the effective uid is 0: initgroups, setresgid, drop every capability
+// from the bounding and ambient sets, lock the securebits that would let
+// root regain them (NOROOT, NO_CAP_AMBIENT_RAISE), set no_new_privs,
+// setresuid to `user`, clear the effective, permitted and inheritable sets,
+// then verify: uids and gids read back, cap_get_proc() empty, every
+// capability absent from PR_CAPBSET_READ and PR_CAP_AMBIENT, setuid(0)
+// refused. Any step that fails, or anything that remains, is an Errc::os
+// error naming the step and errno (an unknown user is Errc::config; `user`
+// resolving to uid 0 is Errc::config too).
+//
+// If not root: nothing is changed, and the note says so.
+//
+// The note (one line, no trailing newline) says what was done; when `note`
+// is null it is written to stderr instead.
+Status drop_privileges(const std::string& user, std::string* note = nullptr);
+
+// The capability sets of the calling thread as the kernel reports them in
+// /proc/self/status (CapInh, CapPrm, CapEff, CapBnd, CapAmb), for checks.
+struct CapSets {
+  unsigned long long inh = 0, prm = 0, eff = 0, bnd = 0, amb = 0;
+};
+Result<CapSets> read_proc_capsets(const std::string& status_path = "/proc/self/status");
+
+}  // namespace vmc
