@@ -1,0 +1,230 @@
+// assess() (src/validity.cpp): one page built for each Unusable reason, the
+// order of the checks, and both TAI offset conventions.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "sampler.h"
+#include "validity.h"
+
+using namespace vmc;
+using abi::Flag;
+
+namespace {
+
+// A page that is usable on this machine: synchronized UTC against the
+// native counter, 1 GHz, maxerror valid.
+Page good(abi::CounterId counter = kNativeCounter) {
+  Page p;
+  p.counter_id = counter;
+  p.time_type = abi::TimeType::utc;
+  p.clock_status = abi::ClockStatus::synchronized;
+  p.counter_period_frac_sec = 18446744074ULL;  // round(2^64 / 1e9)
+  p.time_sec = 1'700'000'000;
+  p.counter_value = 1'000'000;
+  p.time_maxerror_nanosec = 1000;
+  p.flags = abi::Flags{}.with(Flag::time_maxerror_valid).with(Flag::period_maxerror_valid);
+  return p;
+}
+
+abi::CounterId other_counter() {
+  return kNativeCounter == abi::CounterId::x86_tsc ? abi::CounterId::arm_vcnt : abi::CounterId::x86_tsc;
+}
+
+bool contains(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("validity: a good page is usable") {
+  Validity v = assess(good());
+  CHECK(v.ok());
+  CHECK(v.reason == Unusable::none);
+  CHECK(v.tai_convention == TaiConvention::not_applicable);
+  CHECK(v.utc_minus_page_sec == 0);
+  CHECK_FALSE(v.disruption_only());
+  Page f = good();
+  f.clock_status = abi::ClockStatus::freerunning;  // free-running is still time
+  CHECK(assess(f).ok());
+}
+
+TEST_CASE("validity: each reason from a page built for it") {
+  struct Case {
+    const char* what;
+    Page page;
+    Unusable reason;
+    const char* id;
+  };
+  auto with = [](auto f) { Page p = good(); f(p); return p; };
+  Case cases[] = {
+      {"counter_id invalid", with([](Page& p) { p.counter_id = abi::CounterId::invalid; }), Unusable::no_counter,
+       "disruption-only"},
+      {"foreign counter", with([](Page& p) { p.counter_id = other_counter(); }), Unusable::foreign_counter,
+       "foreign-counter"},
+      {"undefined counter id", with([](Page& p) { p.counter_id = abi::CounterId{7}; }), Unusable::foreign_counter,
+       "foreign-counter"},
+      {"status unknown", with([](Page& p) { p.clock_status = abi::ClockStatus::unknown; }), Unusable::status_unknown,
+       "status-unknown"},
+      {"status initializing", with([](Page& p) { p.clock_status = abi::ClockStatus::initializing; }),
+       Unusable::status_initializing, "status-initializing"},
+      {"status unreliable", with([](Page& p) { p.clock_status = abi::ClockStatus::unreliable; }),
+       Unusable::status_unreliable, "status-unreliable"},
+      {"status 5", with([](Page& p) { p.clock_status = abi::ClockStatus{5}; }), Unusable::status_invalid,
+       "status-invalid"},
+      {"monotonic", with([](Page& p) { p.time_type = abi::TimeType::monotonic; }), Unusable::time_monotonic,
+       "time-monotonic"},
+      {"invalid_smeared", with([](Page& p) { p.time_type = abi::TimeType::invalid_smeared; }),
+       Unusable::time_smeared, "time-smeared"},
+      {"invalid_maybe_smeared", with([](Page& p) { p.time_type = abi::TimeType::invalid_maybe_smeared; }),
+       Unusable::time_maybe_smeared, "time-maybe-smeared"},
+      {"time_type 9", with([](Page& p) { p.time_type = abi::TimeType{9}; }), Unusable::time_type_invalid,
+       "time-type-invalid"},
+      {"tai without offset", with([](Page& p) {
+         p.time_type = abi::TimeType::tai;
+         p.tai_offset_sec = 37;
+       }),
+       Unusable::tai_without_offset, "tai-without-offset"},
+      {"tai offset 0", with([](Page& p) {
+         p.time_type = abi::TimeType::tai;
+         p.flags = p.flags.with(Flag::tai_offset_valid);
+         p.tai_offset_sec = 0;
+       }),
+       Unusable::tai_offset_zero, "tai-offset-zero"},
+      {"smearing hint with a leap", with([](Page& p) {
+         p.smearing_hint = abi::SmearingHint::noon_linear;
+         p.leap_indicator = abi::LeapIndicator::pre_pos;
+       }),
+       Unusable::smearing_in_force, "smearing"},
+      {"utc_sls during the leap", with([](Page& p) {
+         p.smearing_hint = abi::SmearingHint::utc_sls;
+         p.leap_indicator = abi::LeapIndicator::pos;
+       }),
+       Unusable::smearing_in_force, "smearing"},
+      {"period 0", with([](Page& p) { p.counter_period_frac_sec = 0; }), Unusable::no_period, "no-period"},
+  };
+  for (auto& c : cases) {
+    CAPTURE(c.what);
+    Validity v = assess(c.page);
+    CHECK(v.reason == c.reason);
+    CHECK_FALSE(v.ok());
+    CHECK(name(v.reason) == c.id);
+    CHECK_FALSE(describe(v.reason, c.page).empty());
+    CHECK(v.disruption_only() == (c.reason == Unusable::no_counter));
+    // And no sample comes out of it, with the reason said.
+    Snapshot s;
+    s.page = c.page;
+    s.counter = c.page.counter_value;
+    s.before = SysTime{1'700'000'000LL * kNsPerSec};
+    s.after = SysTime{s.before.ns + 100};
+    auto out = sample_from(s);
+    CHECK_FALSE(out.sample.has_value());
+    CHECK(out.validity.reason == c.reason);
+    CHECK(out.why_not == describe(c.reason, c.page));
+  }
+}
+
+TEST_CASE("validity: a smearing hint without a leap is fine, STRICT with a leap is fine") {
+  Page p = good();
+  p.smearing_hint = abi::SmearingHint::utc_sls;
+  CHECK(assess(p).ok());
+  p = good();
+  p.leap_indicator = abi::LeapIndicator::pre_pos;
+  CHECK(assess(p).ok());
+}
+
+TEST_CASE("validity: describe() names the values") {
+  Page p = good();
+  p.counter_id = other_counter();
+  auto d = describe(Unusable::foreign_counter, p);
+  CHECK(contains(d, std::string(abi::name(other_counter()))));
+  CHECK(contains(d, std::string(abi::name(kNativeCounter))));
+  p.clock_status = abi::ClockStatus{5};
+  CHECK(contains(describe(Unusable::status_invalid, p), "5"));
+  p.time_type = abi::TimeType{9};
+  CHECK(contains(describe(Unusable::time_type_invalid, p), "9"));
+  p.smearing_hint = abi::SmearingHint::noon_linear;
+  p.leap_indicator = abi::LeapIndicator::pre_neg;
+  auto s = describe(Unusable::smearing_in_force, p);
+  CHECK(contains(s, "noon_linear"));
+  CHECK(contains(s, "pre_neg"));
+  CHECK(contains(describe(Unusable::no_counter, p), "disruption-only"));
+}
+
+TEST_CASE("validity: the order of the checks") {
+  // A disruption-only page is that, whatever else it says (QEMU: status
+  // unknown, counter invalid).
+  Page p = good();
+  p.counter_id = abi::CounterId::invalid;
+  p.clock_status = abi::ClockStatus::unknown;
+  p.time_type = abi::TimeType::monotonic;
+  p.counter_period_frac_sec = 0;
+  CHECK(assess(p).reason == Unusable::no_counter);
+  // A foreign counter comes before the status.
+  p.counter_id = other_counter();
+  CHECK(assess(p).reason == Unusable::foreign_counter);
+}
+
+TEST_CASE("validity: foreign counter_id, seen from either architecture") {
+  Page p = good(abi::CounterId::x86_tsc);
+  CHECK(assess(p, abi::CounterId::x86_tsc).ok());
+  CHECK(assess(p, abi::CounterId::arm_vcnt).reason == Unusable::foreign_counter);
+  p.counter_id = abi::CounterId::arm_vcnt;
+  CHECK(assess(p, abi::CounterId::arm_vcnt).ok());
+  CHECK(assess(p, abi::CounterId::x86_tsc).reason == Unusable::foreign_counter);
+}
+
+TEST_CASE("validity: TAI in both conventions gives UTC = TAI - 37 s") {
+  // The page holds TAI 1700000037.25 s; UTC is 1700000000.25 s either way.
+  Page p = good();
+  p.time_type = abi::TimeType::tai;
+  p.flags = p.flags.with(Flag::tai_offset_valid);
+  p.time_sec = 1'700'000'037;
+  p.time_frac_sec = 1ULL << 62;  // 0.25 s
+  auto sample_of = [](const Page& pg) {
+    Snapshot s;
+    s.page = pg;
+    s.counter = pg.counter_value;  // delta 0: the page's own time
+    s.before = SysTime{1'700'000'000LL * kNsPerSec + 250'000'000 - 1000};
+    s.after = SysTime{1'700'000'000LL * kNsPerSec + 250'000'000 + 1000};
+    return sample_from(s);
+  };
+  SUBCASE("+37: the header's words, tai_offset_sec = TAI - UTC") {
+    p.tai_offset_sec = 37;
+    Validity v = assess(p);
+    REQUIRE(v.ok());
+    CHECK(v.tai_convention == TaiConvention::tai_minus_utc);
+    CHECK(name(v.tai_convention) == "tai-minus-utc");
+    CHECK(v.utc_minus_page_sec == -37);  // UTC = TAI - 37
+    auto out = sample_of(p);
+    REQUIRE(out.sample.has_value());
+    CHECK(out.sample->reference.sec.count == 1'700'000'000);  // page time - 37 s
+    CHECK(out.sample->reference.frac.raw == (1ULL << 62));
+    CHECK(out.sample->offset.count == 0);
+  }
+  SUBCASE("-37: the kernel driver's arithmetic, tai_offset_sec = UTC - TAI") {
+    p.tai_offset_sec = -37;
+    Validity v = assess(p);
+    REQUIRE(v.ok());
+    CHECK(v.tai_convention == TaiConvention::utc_minus_tai);
+    CHECK(name(v.tai_convention) == "utc-minus-tai");
+    CHECK(v.utc_minus_page_sec == -37);  // UTC = TAI + (-37)
+    auto out = sample_of(p);
+    REQUIRE(out.sample.has_value());
+    CHECK(out.sample->reference.sec.count == 1'700'000'000);
+    CHECK(out.sample->reference.frac.raw == (1ULL << 62));
+    CHECK(out.sample->offset.count == 0);
+  }
+  SUBCASE("UTC pages ignore tai_offset_sec") {
+    p.time_type = abi::TimeType::utc;
+    p.tai_offset_sec = 37;
+    Validity v = assess(p);
+    REQUIRE(v.ok());
+    CHECK(v.tai_convention == TaiConvention::not_applicable);
+    CHECK(v.utc_minus_page_sec == 0);
+    CHECK(name(TaiConvention::not_applicable) == "n/a");
+  }
+}
+
+TEST_CASE("validity: unknown reason names") {
+  CHECK(name(static_cast<Unusable>(999)) == "unknown");
+  CHECK(name(static_cast<TaiConvention>(999)) == "unknown");
+}
