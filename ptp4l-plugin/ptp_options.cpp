@@ -1,0 +1,95 @@
+#include "ptp_options.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <utility>
+
+namespace vmc::ptp {
+namespace {
+
+// IEEE 1588-2008 Table 7.
+constexpr std::array<std::pair<std::string_view, uint8_t>, 7> kTimeSources = {{
+    {"atomic_clock", time_source::atomic_clock},
+    {"gnss", time_source::gnss},
+    {"ptp", time_source::ptp},
+    {"ntp", time_source::ntp},
+    {"hand_set", time_source::hand_set},
+    {"other", time_source::other},
+    {"internal_oscillator", time_source::internal_oscillator},
+}};
+
+bool iequal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+Error out_of_range(std::string_view key, std::string value, std::string_view bounds) {
+  return make_error(Errc::config, fmt::format("ptp4l.{} = {}: must be {}", key, value, bounds));
+}
+
+}  // namespace
+
+Result<uint8_t> parse_time_source(std::string_view value, std::string_view key) {
+  for (const auto& [n, code] : kTimeSources)
+    if (iequal(value, n)) return code;
+  std::string_view digits = value;
+  int base = 10;
+  if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
+    digits.remove_prefix(2);
+    base = 16;
+  }
+  unsigned v = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, base);
+  if (!digits.empty() && ec == std::errc{} && end == digits.data() + digits.size() && v <= 0xff)
+    return static_cast<uint8_t>(v);
+  return make_error(Errc::config,
+                    fmt::format("{} = \"{}\": not a time source; use a number 0..255 or one of atomic_clock, gnss, "
+                                "ptp, ntp, hand_set, other, internal_oscillator",
+                                key, value));
+}
+
+std::string_view time_source_name(uint8_t code) {
+  for (const auto& [n, c] : kTimeSources)
+    if (c == code) return n;
+  return "";
+}
+
+Status validate(const Ptp4lOptions& o) {
+  using std::chrono::milliseconds;
+  if (o.uds_address.empty() || o.uds_address.size() > 107)
+    return out_of_range("uds_address", fmt::format("\"{}\"", o.uds_address), "a socket path of 1 to 107 bytes");
+  if (o.client_address.size() > 107)
+    return out_of_range("client_address", fmt::format("\"{}\"", o.client_address), "at most 107 bytes");
+  if (o.locked_maxerror_ns < 1 || o.locked_maxerror_ns > kMaxLockedMaxerrorNs)
+    return out_of_range("locked_maxerror_ns", std::to_string(o.locked_maxerror_ns), "1 .. 10000000000 (10 s)");
+  if (o.holdover_maxerror_ns < o.locked_maxerror_ns || o.holdover_maxerror_ns > kMaxHoldoverMaxerrorNs)
+    return out_of_range("holdover_maxerror_ns", std::to_string(o.holdover_maxerror_ns),
+                        fmt::format("locked_maxerror_ns ({}) .. 1000000000000 (1000 s)", o.locked_maxerror_ns));
+  if (o.default_utc_offset < 0 || o.default_utc_offset > 1000)
+    return out_of_range("default_utc_offset", std::to_string(o.default_utc_offset), "0 .. 1000");
+  if (o.upgrade_hold_updates < 1 || o.upgrade_hold_updates > 1000)
+    return out_of_range("upgrade_hold_updates", std::to_string(o.upgrade_hold_updates), "1 .. 1000");
+  auto in = [](milliseconds v, milliseconds lo, milliseconds hi) { return v >= lo && v <= hi; };
+  if (!in(o.upgrade_hold, milliseconds{0}, milliseconds{3'600'000}))
+    return out_of_range("upgrade_hold_ms", std::to_string(o.upgrade_hold.count()), "0 .. 3600000");
+  if (!in(o.check_interval, milliseconds{1'000}, milliseconds{3'600'000}))
+    return out_of_range("check_interval_ms", std::to_string(o.check_interval.count()), "1000 .. 3600000");
+  if (!in(o.retry_interval, milliseconds{100}, milliseconds{3'600'000}))
+    return out_of_range("retry_interval_ms", std::to_string(o.retry_interval.count()), "100 .. 3600000");
+  if (!in(o.reply_timeout, milliseconds{1}, milliseconds{200}))
+    return out_of_range("reply_timeout_ms", std::to_string(o.reply_timeout.count()), "1 .. 200");
+  return Ok{};
+}
+
+MappingOptions mapping_options(const Ptp4lOptions& o) {
+  return {o.locked_maxerror_ns, o.holdover_maxerror_ns, o.default_utc_offset, o.time_source};
+}
+
+Hysteresis::Options hysteresis_options(const Ptp4lOptions& o) { return {o.upgrade_hold_updates, o.upgrade_hold}; }
+
+}  // namespace vmc::ptp
