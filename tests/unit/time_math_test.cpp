@@ -69,7 +69,7 @@ void check_rows(const Page& p, const Row* rows, size_t n) {
     CAPTURE(i);
     CAPTURE(r.delta);
     auto t = time_at(p, p.counter_value + static_cast<uint64_t>(r.delta));
-    REQUIRE_MESSAGE(t.ok(), t.error().message);
+    REQUIRE_MESSAGE(t.ok(), (t.ok() ? std::string() : t.error().message));
     CHECK(t->delta_ticks == r.delta);
     CHECK(t->time.sec.count == r.sec);
     CHECK(t->time.frac.raw == r.frac);
