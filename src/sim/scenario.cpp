@@ -193,7 +193,7 @@ Result<Event> parse_event(const std::string& source, size_t i, const toml::table
         } else if (k == "soon_ms" || k == "imminent_ms") {
           auto x = r.duration(k, node, 1e6);
           if (!x) return x.error();
-          if (*x > e.at_ns) return r.fail(k, node, fmt::format("starts before ready (the event is at {} s)", e.at_ns / 1e9));
+          if (*x > e.at_ns) return r.fail(k, node, fmt::format("starts before ready (the event is at {} s)", static_cast<double>(e.at_ns) / 1e9));
           (k == "soon_ms" ? e.soon_ns : e.imminent_ns) = *x;
         } else if (k == "bump_marker" || k == "bump_generation") {
           auto x = r.boolean(k, node);

@@ -1,0 +1,40 @@
+#include "page_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fmt/format.h>
+#include <vector>
+
+namespace vmc::sim {
+
+Result<PageFile> PageFile::create(const std::string& path, const Page& first) {
+  std::string tmpl = path + ".tmp.XXXXXX";
+  std::vector<char> name(tmpl.begin(), tmpl.end());
+  name.push_back('\0');
+  Fd fd(::mkstemp(name.data()));
+  if (!fd) return make_error(Errc::io, fmt::format("page {}: cannot create {}: {}", path, name.data(), std::strerror(errno)));
+  const std::string tmp(name.data());
+  auto fail = [&](std::string_view what) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return make_error(Errc::io, fmt::format("page {}: {} {}: {}", path, what, tmp, std::strerror(e)));
+  };
+  // Readers are usually other users (chronyd, the daemon after dropping root).
+  if (::fchmod(fd.get(), 0644) != 0) return fail("cannot chmod");
+  if (retry_eintr([&] { return ::ftruncate(fd.get(), static_cast<off_t>(abi::kPageBytes)); }) != 0)
+    return fail("cannot size");
+  void* p = ::mmap(nullptr, abi::kPageBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (p == MAP_FAILED) return fail("cannot map");
+  Mapping map(p, abi::kPageBytes);
+  PageFile f(std::move(fd), std::move(map));
+  f.publish(first);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename over the page from");
+  return f;
+}
+
+}  // namespace vmc::sim

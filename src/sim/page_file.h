@@ -1,0 +1,32 @@
+#pragma once
+// The page file the simulator owns: created whole under a temporary name
+// and renamed over the target, so that a reader never sees a partial page,
+// then updated in place through a shared mapping.
+#include <string>
+
+#include "fd.h"
+#include "page.h"
+#include "page_writer.h"
+#include "result.h"
+
+namespace vmc::sim {
+
+class PageFile {
+ public:
+  // Writes `first` (4096 bytes on disk, the rest zero) and renames it over
+  // `path`. Errc::io naming the path and the reason.
+  static Result<PageFile> create(const std::string& path, const Page& first);
+
+  void publish(const Page& p) { writer_.publish(p); }
+  void publish_stuck(const Page& p) { writer_.publish_stuck(p); }
+  uint32_t seq() const { return writer_.seq(); }
+
+ private:
+  PageFile(Fd fd, Mapping map)
+      : fd_(std::move(fd)), map_(std::move(map)), writer_(static_cast<volatile uint8_t*>(map_.get()), map_.size()) {}
+  Fd fd_;
+  Mapping map_;
+  PageWriter writer_;
+};
+
+}  // namespace vmc::sim
