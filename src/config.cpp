@@ -55,7 +55,7 @@ const Option kOptions[] = {
     {"daemon", "metrics_file", &Config::metrics_file, {},
      "Prometheus text file for node_exporter's textfile collector; empty for none",
      [](const Config& c) { return absolute_path_or_empty(c.metrics_file, true); }},
-    {"daemon", "user", &Config::user, {}, "user to switch to when started as root"},
+    {"daemon", "user", &Config::user, {}, "user to switch to when started as root; empty to keep running as the invoking user"},
     {"ptp4l", "uds_address", &Config::ptp4l_uds_address, {}, "ptp4l's management socket",
      [](const Config& c) { return absolute_path_or_empty(c.ptp4l_uds_address, false); }},
     {"ptp4l", "time_source", &Config::ptp4l_time_source, {},

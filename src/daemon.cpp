@@ -1,0 +1,531 @@
+#include "daemon.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "daemon_ptp4l.h"
+#include "page_json.h"
+#include "report_file.h"
+#include "version.h"
+
+namespace vmc {
+
+using nlohmann::json;
+
+std::string_view name(DaemonState s) {
+  switch (s) {
+    case DaemonState::starting: return "starting";
+    case DaemonState::synced: return "synced";
+    case DaemonState::no_data: return "no-data";
+    case DaemonState::disrupted: return "disrupted";
+    case DaemonState::paused: return "paused";
+  }
+  return "unknown";
+}
+
+namespace {
+constexpr int64_t kMs = 1'000'000;
+constexpr int64_t kReportIntervalNs = 1'000 * kMs;
+// How long a reset may stay unanswered before samples flow again anyway:
+// chrony may simply not be running, and samples are still good.
+constexpr int64_t kResetGiveUpNs = 10'000 * kMs;
+
+chrony::LogFn make_log_fn() {
+  return [](std::string_view line) {
+    auto colon = line.find(": ");
+    if (colon == std::string_view::npos) log::info("chrony", line);
+    else log::info(line.substr(0, colon), line.substr(colon + 2));
+  };
+}
+
+json opt_json(const std::optional<uint64_t>& v) { return v ? json(*v) : json(nullptr); }
+}  // namespace
+
+Daemon::Daemon(Config cfg, std::string config_path, std::optional<std::string> page_override)
+    : cfg_(std::move(cfg)), config_path_(std::move(config_path)), page_override_(std::move(page_override)) {
+  if (page_override_) cfg_.page = *page_override_;
+}
+
+Daemon::~Daemon() {
+  withdraw_all();
+  if (sig_fd_ >= 0) ::close(sig_fd_);
+}
+
+Daemon::Clock Daemon::now() {
+  timespec m;
+  clock_gettime(CLOCK_MONOTONIC, &m);
+  return Clock{m.tv_sec * kNsPerSec + m.tv_nsec, realtime_now()};
+}
+
+Status Daemon::open_source() {
+  auto src = open_page_source(cfg_.page);
+  if (!src) return src.error();
+  source_ = std::move(*src);
+  last_seq_.reset();
+  log::info("page", fmt::format("reading {} ({}{})", source_->path(), source_->kind(),
+                                source_->notify_fd() >= 0 ? ", with notifications" : ""));
+  return Ok{};
+}
+
+Status Daemon::build_sinks(const Config& old, bool first) {
+  const bool sinks_changed = first || old.shm_unit != cfg_.shm_unit || old.sock != cfg_.sock;
+  if (sinks_changed) {
+    std::vector<std::unique_ptr<chrony::SampleSink>> sinks;
+    if (cfg_.shm_unit >= 0) {
+      chrony::ShmOptions o;
+      o.log = make_log_fn();
+      auto s = chrony::make_shm_sink(static_cast<int>(cfg_.shm_unit), o);
+      if (!s) return s.error();
+      sinks.push_back(std::move(*s));
+    }
+    if (!cfg_.sock.empty()) {
+      chrony::SockOptions o;
+      o.log = make_log_fn();
+      auto s = chrony::make_sock_sink(cfg_.sock, o);
+      if (!s) return s.error();
+      sinks.push_back(std::move(*s));
+    }
+    withdraw_all();
+    sinks_ = std::move(sinks);
+  }
+  const bool cmd_changed = first || old.command_socket != cfg_.command_socket || old.client_dir != cfg_.client_dir ||
+                           old.reset_on_disruption != cfg_.reset_on_disruption;
+  if (cmd_changed) {
+    cmd_.reset();
+    if (cfg_.reset_on_disruption && !cfg_.command_socket.empty()) {
+      chrony::CmdOptions o;
+      o.socket_path = cfg_.command_socket;
+      o.client_dir = cfg_.client_dir;
+      o.log = make_log_fn();
+      auto c = chrony::CmdClient::open(o);
+      if (!c) return c.error();
+      cmd_ = std::move(*c);
+    }
+  }
+  const bool ptp_changed = first || old.ptp4l != cfg_.ptp4l || old.ptp4l_uds_address != cfg_.ptp4l_uds_address ||
+                           old.ptp4l_time_source != cfg_.ptp4l_time_source ||
+                           old.ptp4l_domain_number != cfg_.ptp4l_domain_number ||
+                           old.ptp4l_holdover_maxerror_ns != cfg_.ptp4l_holdover_maxerror_ns;
+  if (ptp_changed) {
+    ptp_.reset();
+    if (cfg_.ptp4l) {
+      auto p = Ptp4lFeed::create(cfg_);
+      if (!p) return p.error();
+      ptp_ = std::move(*p);
+    }
+  }
+  return Ok{};
+}
+
+Status Daemon::setup() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  sig_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sig_fd_ < 0) return make_error(Errc::os, fmt::format("signalfd: {}", std::strerror(errno)));
+
+  if (auto s = open_source(); !s) {
+    // The device may appear later (module load, a simulator starting).
+    incidents_.fail("page", "open", s.error().message + "; waiting for it");
+    set_state(DaemonState::no_data, s.error().message);
+  }
+  if (auto s = build_sinks(cfg_, true); !s) return s;
+  if (sd_watchdog_enabled(0, &watchdog_usec_) <= 0) watchdog_usec_ = 0;
+  log::notice("daemon", fmt::format("vmclockd {} started: config {}, page {}, every {} ms best of {}, "
+                                    "maxerror limit {} ns, {} sink(s){}{}",
+                                    kVersion, cfg_.origin, cfg_.page, cfg_.interval_ms, cfg_.best_of,
+                                    cfg_.max_error_ns, sinks_.size(), cmd_ ? ", resets chrony" : "",
+                                    ptp_ ? ", drives ptp4l" : ""));
+  return Ok{};
+}
+
+void Daemon::set_state(DaemonState s, std::string reason) {
+  if (s == state_ && reason == reason_) return;
+  bool changed = s != state_;
+  state_ = s;
+  reason_ = std::move(reason);
+  reports_dirty_ = true;
+  if (changed)
+    log::notice("daemon", reason_.empty() ? fmt::format("state {}", name(s))
+                                          : fmt::format("state {}: {}", name(s), reason_));
+  sd_notifyf(0, "STATUS=%s%s%s", std::string(name(s)).c_str(), reason_.empty() ? "" : ": ", reason_.c_str());
+}
+
+void Daemon::withdraw_all() {
+  for (auto& s : sinks_) s->withdraw();
+}
+
+void Daemon::handle_snapshot_events(const Page& p, const Clock& c) {
+  auto events = tracker_.update(p);
+  std::vector<DisruptionEvent> disruptions;
+  for (const auto& e : events) {
+    if (DisruptionTracker::is_disruption(e)) {
+      disruptions.push_back(e);
+    } else {
+      log::notice("disruption", describe(e));
+      reports_dirty_ = true;
+    }
+  }
+  if (!disruptions.empty()) on_disruption(disruptions, c);
+  last_page_ = p;
+  last_seq_ = p.seq_count;
+}
+
+void Daemon::on_disruption(const std::vector<DisruptionEvent>& ev, const Clock& c) {
+  ++counters_.disruptions_seen;
+  DisruptionRecord r;
+  r.system_ns = c.real.ns;
+  std::string what;
+  for (const auto& e : ev) {
+    if (e.kind == DisruptionEvent::Kind::marker_changed) {
+      r.old_marker = e.old_value;
+      r.new_marker = e.new_value;
+    } else {
+      r.old_generation = e.old_value;
+      r.new_generation = e.new_value;
+    }
+    what += (what.empty() ? "" : ", ") + describe(e);
+  }
+  last_disruption_ = r;
+  // Everything learned about the counter before this is void.
+  withdraw_all();
+  last_sample_.reset();
+  log::warning("disruption", fmt::format("{}: dropped every earlier sample{}", what,
+                                         cmd_ ? "; resetting chrony's sources" : ""));
+  set_state(DaemonState::disrupted, what);
+  reset_pending_ = cmd_ != nullptr;
+  reset_pending_since_ns_ = c.mono_ns;
+  disruption_detected_mono_ns_ = c.mono_ns;
+  if (ptp_) ptp_->on_disruption();
+  // The snapshot that showed the change was consistent: reset at once,
+  // then sample at once so chrony gets the new calibration without delay.
+  if (!tracker_.imminent()) try_reset(c);
+  next_sample_ns_ = c.mono_ns;
+}
+
+void Daemon::try_reset(const Clock& c) {
+  if (!reset_pending_ || !cmd_) {
+    reset_pending_ = false;
+    return;
+  }
+  auto r = cmd_->reset_sources();
+  if (!r) {
+    ++counters_.resets_failed;
+    if (c.mono_ns - reset_pending_since_ns_ > kResetGiveUpNs) {
+      reset_pending_ = false;
+      incidents_.fail("chrony", "reset", fmt::format("RESET_SOURCES failed for {} s, giving up: {}",
+                                                     kResetGiveUpNs / kNsPerSec, r.error().message));
+    } else {
+      incidents_.fail("chrony", "reset", fmt::format("RESET_SOURCES failed, will retry: {}", r.error().message));
+    }
+    return;
+  }
+  Clock done = now();
+  ++counters_.resets_sent;
+  reset_pending_ = false;
+  if (last_disruption_) last_disruption_->reset_latency_ns = done.mono_ns - disruption_detected_mono_ns_;
+  incidents_.recover("chrony", "reset", "RESET_SOURCES works again");
+  std::string extra;
+  if (cfg_.burst) {
+    // NOSUCHSOURCE: chronyd has no NTP source to burst, only refclocks.
+    auto b = cmd_->request({.command = chrony::cmd::Command::burst, .burst_good = 4, .burst_total = 8});
+    using chrony::cmd::StatusCode;
+    if (!b) extra += fmt::format(", burst failed ({})", b.error().message);
+    else if (b->reply.status == static_cast<uint16_t>(StatusCode::success)) extra += ", burst";
+    else if (b->reply.status != static_cast<uint16_t>(StatusCode::no_such_source))
+      extra += fmt::format(", burst refused ({})", chrony::cmd::status_name(b->reply.status));
+  }
+  if (cfg_.makestep) {
+    auto m = cmd_->make_step();
+    extra += m ? ", makestep" : fmt::format(", makestep failed ({})", m.error().message);
+  }
+  log::notice("chrony", fmt::format("sources reset {:.3f} ms after the disruption was seen{}",
+                                    static_cast<double>(done.mono_ns - disruption_detected_mono_ns_) / 1e6, extra));
+  reports_dirty_ = true;
+}
+
+void Daemon::watch_tick(const Clock& c) {
+  if (!source_) return;
+  auto seq = peek_seq(*source_);
+  if (!seq) return;  // sample_tick reports page errors, once
+  if (last_seq_ && *seq == *last_seq_) return;
+  auto snap = take_snapshot(*source_);
+  if (!snap) return;
+  handle_snapshot_events(snap->page, c);
+  if (reset_pending_ && !tracker_.imminent()) try_reset(c);
+}
+
+void Daemon::sample_tick(const Clock& c) {
+  if (!source_) {
+    if (auto s = open_source(); !s) {
+      incidents_.fail("page", "open", s.error().message + "; waiting for it");
+      set_state(DaemonState::no_data, s.error().message);
+      return;
+    }
+    incidents_.recover("page", "open", fmt::format("{} is back", cfg_.page));
+  }
+  auto page_error = [&](const Error& e) {
+    ++counters_.page_errors;
+    incidents_.fail("page", "read", e.message);
+    if (state_ == DaemonState::synced) withdraw_all();
+    set_state(DaemonState::no_data, e.message);
+  };
+  if (auto r = source_->refresh(); !r) return page_error(r.error());
+  auto out = best_sample(*source_, static_cast<unsigned>(cfg_.best_of));
+  if (!out) return page_error(out.error());
+  incidents_.recover("page", "read", fmt::format("{} reads again", source_->path()));
+  handle_snapshot_events(out->snapshot.page, c);
+
+  if (tracker_.imminent()) {
+    withdraw_all();
+    set_state(DaemonState::paused, "disruption_imminent: samples paused until the marker settles");
+    return;
+  }
+  if (reset_pending_) {
+    try_reset(c);
+    if (reset_pending_) return;  // still disrupted: chrony keeps stale state
+  }
+  auto refuse = [&](std::string why) {
+    ++counters_.samples_refused;
+    if (state_ == DaemonState::synced) withdraw_all();
+    set_state(DaemonState::no_data, std::move(why));
+  };
+  if (!out->sample) return refuse(out->why_not);
+  const Sample& s = *out->sample;
+  if (s.disruption_marker != tracker_.marker())
+    return refuse("sample taken across a disruption");
+  if (s.maxerror_ns > static_cast<uint64_t>(cfg_.max_error_ns))
+    return refuse(fmt::format("maxerror {} ns is over the limit of {} ns", s.maxerror_ns, cfg_.max_error_ns));
+  bool any = false;
+  for (auto& sink : sinks_) {
+    auto r = sink->publish(s);
+    any |= static_cast<bool>(r);
+  }
+  if (any || sinks_.empty()) ++counters_.samples_sent;
+  last_sample_ = s;
+  set_state(DaemonState::synced, "");
+}
+
+std::string Daemon::status_json(const Clock& c) const {
+  json j;
+  j["version"] = kVersion;
+  j["pid"] = ::getpid();
+  j["updated"] = format_utc(c.real);
+  j["updated_unix_ns"] = c.real.ns;
+  j["state"] = std::string(name(state_));
+  j["reason"] = reason_.empty() ? json(nullptr) : json(reason_);
+  j["config"] = cfg_.origin;
+  if (last_page_) {
+    const Page& p = *last_page_;
+    j["page"] = {{"path", cfg_.page},
+                 {"kind", source_ ? std::string(source_->kind()) : "closed"},
+                 {"seq_count", p.seq_count},
+                 {"disruption_marker", p.disruption_marker},
+                 {"vm_generation_counter", opt_json(p.vm_generation_counter)},
+                 {"clock_status", std::string(abi::name(p.clock_status))},
+                 {"time_type", std::string(abi::name(p.time_type))},
+                 {"counter_id", std::string(abi::name(p.counter_id))},
+                 {"flags", p.flags.raw}};
+  } else {
+    j["page"] = {{"path", cfg_.page}, {"kind", source_ ? std::string(source_->kind()) : "closed"}};
+  }
+  if (last_sample_) {
+    const Sample& s = *last_sample_;
+    j["last_sample"] = {{"time", format_utc(s.reference)},
+                        {"system_ns", s.system.ns},
+                        {"offset_ns", s.offset.count},
+                        {"maxerror_ns", s.maxerror_ns},
+                        {"esterror_ns", opt_json(s.esterror_ns)},
+                        {"bracket_ns", s.bracket_ns},
+                        {"leap", static_cast<int>(s.leap)},
+                        {"disruption_marker", s.disruption_marker}};
+  } else {
+    j["last_sample"] = nullptr;
+  }
+  j["samples_sent"] = counters_.samples_sent;
+  j["samples_refused"] = counters_.samples_refused;
+  j["disruptions_seen"] = counters_.disruptions_seen;
+  j["resets_sent"] = counters_.resets_sent;
+  j["resets_failed"] = counters_.resets_failed;
+  j["page_errors"] = counters_.page_errors;
+  j["config_reloads"] = counters_.config_reloads;
+  if (last_disruption_) {
+    const auto& d = *last_disruption_;
+    j["last_disruption"] = {{"system_ns", d.system_ns},
+                            {"old_marker", opt_json(d.old_marker)},
+                            {"new_marker", opt_json(d.new_marker)},
+                            {"old_generation", opt_json(d.old_generation)},
+                            {"new_generation", opt_json(d.new_generation)},
+                            {"reset_latency_ns", d.reset_latency_ns ? json(*d.reset_latency_ns) : json(nullptr)}};
+  } else {
+    j["last_disruption"] = nullptr;
+  }
+  json sinks = json::array();
+  for (const auto& s : sinks_) {
+    auto h = s->health();
+    sinks.push_back({{"name", std::string(s->name())},
+                     {"ok", h.ok},
+                     {"state", h.state},
+                     {"published", h.published},
+                     {"failed", h.failed},
+                     {"last_error", h.last_error}});
+  }
+  j["sinks"] = sinks;
+  j["ptp4l"] = ptp_ ? ptp_->status_json() : json(nullptr);
+  return j.dump(2) + "\n";
+}
+
+std::string Daemon::metrics_text() const {
+  std::string o;
+  auto metric = [&](std::string_view n, std::string_view type, std::string_view help, auto value,
+                    std::string_view labels = "") {
+    o += fmt::format("# HELP vmclockd_{} {}\n# TYPE vmclockd_{} {}\nvmclockd_{}{} {}\n", n, help, n, type, n, labels,
+                     value);
+  };
+  o += "# HELP vmclockd_state The daemon's state (1 for the current one).\n# TYPE vmclockd_state gauge\n";
+  for (auto s : {DaemonState::starting, DaemonState::synced, DaemonState::no_data, DaemonState::disrupted,
+                 DaemonState::paused})
+    o += fmt::format("vmclockd_state{{state=\"{}\"}} {}\n", name(s), s == state_ ? 1 : 0);
+  metric("samples_sent_total", "counter", "Samples sent to chrony.", counters_.samples_sent);
+  metric("samples_refused_total", "counter", "Samples the page could not vouch for.", counters_.samples_refused);
+  metric("disruptions_total", "counter", "Disruption marker or generation changes seen.", counters_.disruptions_seen);
+  metric("chrony_resets_total", "counter", "RESET_SOURCES acknowledged by chronyd.", counters_.resets_sent);
+  metric("chrony_reset_failures_total", "counter", "RESET_SOURCES attempts that failed.", counters_.resets_failed);
+  metric("page_errors_total", "counter", "Page reads that failed.", counters_.page_errors);
+  if (last_sample_) {
+    metric("offset_seconds", "gauge", "Last sample: reference minus system time.",
+           static_cast<double>(last_sample_->offset.count) / 1e9);
+    metric("maxerror_seconds", "gauge", "Last sample: maximum error.", static_cast<double>(last_sample_->maxerror_ns) / 1e9);
+    metric("bracket_seconds", "gauge", "Last sample: clock_gettime bracket width.",
+           static_cast<double>(last_sample_->bracket_ns) / 1e9);
+  }
+  if (last_page_) {
+    metric("disruption_marker", "gauge", "The page's disruption_marker.", last_page_->disruption_marker);
+    metric("clock_status", "gauge", "The page's clock_status (0 unknown .. 4 unreliable).",
+           static_cast<int>(last_page_->clock_status));
+    if (last_page_->vm_generation_counter)
+      metric("vm_generation_counter", "gauge", "The page's vm_generation_counter.", *last_page_->vm_generation_counter);
+  }
+  o += "# HELP vmclockd_sink_up Whether a sink reaches chronyd.\n# TYPE vmclockd_sink_up gauge\n";
+  for (const auto& s : sinks_) o += fmt::format("vmclockd_sink_up{{sink=\"{}\"}} {}\n", s->name(), s->health().ok ? 1 : 0);
+  return o;
+}
+
+void Daemon::write_reports(const Clock& c, bool force) {
+  if (!force && !reports_dirty_ && c.mono_ns < next_report_ns_) return;
+  next_report_ns_ = c.mono_ns + kReportIntervalNs;
+  reports_dirty_ = false;
+  if (!cfg_.status_file.empty()) {
+    if (auto r = write_file_atomically(cfg_.status_file, status_json(c)); !r)
+      incidents_.fail("status", "status_file", r.error().message);
+    else
+      incidents_.recover("status", "status_file", fmt::format("{} written again", cfg_.status_file));
+  }
+  if (!cfg_.metrics_file.empty()) {
+    if (auto r = write_file_atomically(cfg_.metrics_file, metrics_text()); !r)
+      incidents_.fail("status", "metrics_file", r.error().message);
+    else
+      incidents_.recover("status", "metrics_file", fmt::format("{} written again", cfg_.metrics_file));
+  }
+}
+
+void Daemon::reload() {
+  ++counters_.config_reloads;
+  if (config_path_.empty()) {
+    log::notice("config", "SIGHUP: no configuration file, keeping the built-in defaults");
+    return;
+  }
+  auto nc = load_config(config_path_);
+  if (!nc) {
+    log::err("config", fmt::format("reload failed, keeping the old configuration: {}", nc.error().message));
+    return;
+  }
+  if (page_override_) nc->page = *page_override_;
+  Config old = cfg_;
+  cfg_ = *nc;
+  if (auto s = build_sinks(old, false); !s) {
+    log::err("config", fmt::format("reload failed, keeping the old configuration: {}", s.error().message));
+    cfg_ = old;
+    return;
+  }
+  if (old.page != cfg_.page) {
+    auto prev = std::move(source_);
+    if (auto s = open_source(); !s) {
+      log::err("config", fmt::format("reload: cannot open {}, keeping {}: {}", cfg_.page, old.page, s.error().message));
+      source_ = std::move(prev);
+      cfg_.page = old.page;
+    } else {
+      tracker_.reset();
+    }
+  }
+  reports_dirty_ = true;
+  log::notice("config", fmt::format("reloaded {}", config_path_));
+}
+
+int Daemon::run() {
+  Clock c = now();
+  next_sample_ns_ = next_watch_ns_ = c.mono_ns;
+  sample_tick(c);
+  write_reports(c, true);
+  sd_notify(0, "READY=1");
+  bool stop = false;
+  while (!stop) {
+    c = now();
+    if (c.mono_ns >= next_watch_ns_) {
+      watch_tick(c);
+      next_watch_ns_ = c.mono_ns + cfg_.watch_interval_ms * kMs;
+    }
+    if (c.mono_ns >= next_sample_ns_) {
+      sample_tick(c);
+      next_sample_ns_ = c.mono_ns + cfg_.interval_ms * kMs;
+    }
+    if (ptp_) ptp_->tick(state_ == DaemonState::synced, state_ == DaemonState::disrupted || state_ == DaemonState::paused, last_page_, last_sample_, c.mono_ns);
+    write_reports(c, false);
+    if (watchdog_usec_ && c.mono_ns - last_watchdog_ns_ > static_cast<int64_t>(watchdog_usec_) * 500) {
+      sd_notify(0, "WATCHDOG=1");
+      last_watchdog_ns_ = c.mono_ns;
+    }
+    int64_t wake = std::min({next_watch_ns_, next_sample_ns_, next_report_ns_});
+    if (ptp_) wake = std::min(wake, c.mono_ns + 1000 * kMs);
+    int64_t wait = std::max<int64_t>(0, wake - now().mono_ns);
+    pollfd fds[2] = {{sig_fd_, POLLIN, 0}, {source_ ? source_->notify_fd() : -1, POLLIN, 0}};
+    timespec ts{wait / kNsPerSec, wait % kNsPerSec};
+    int n = ::ppoll(fds, 2, &ts, nullptr);
+    if (n <= 0) continue;
+    if (fds[1].revents & POLLIN) {
+      // The device clears its notification when read.
+      uint8_t b[16];
+      (void)!::pread(fds[1].fd, b, sizeof b, 0);
+      next_watch_ns_ = 0;
+    }
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo si;
+      while (::read(sig_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        if (si.ssi_signo == SIGHUP) {
+          log::notice("daemon", "SIGHUP: reloading the configuration");
+          reload();
+        } else {
+          log::notice("daemon", fmt::format("{}: stopping", strsignal(static_cast<int>(si.ssi_signo))));
+          stop = true;
+        }
+      }
+    }
+  }
+  sd_notify(0, "STOPPING=1");
+  withdraw_all();
+  write_reports(now(), true);
+  return 0;
+}
+
+}  // namespace vmc

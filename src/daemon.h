@@ -1,0 +1,102 @@
+#pragma once
+// vmclockd's loop: watch the page, sample it, feed chrony's sinks, and on
+// a disruption drop every stale sample and make chrony drop its own.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chrony_cmd.h"
+#include "config.h"
+#include "disruption.h"
+#include "logging.h"
+#include "page_source.h"
+#include "sampler.h"
+#include "sink.h"
+
+namespace vmc {
+
+class Ptp4lFeed;  // daemon_ptp4l.cpp
+
+// What the daemon tells the world; one word each (status file, sd_notify).
+enum class DaemonState { starting, synced, no_data, disrupted, paused };
+std::string_view name(DaemonState s);
+
+struct DaemonCounters {
+  uint64_t samples_sent = 0;
+  uint64_t samples_refused = 0;
+  uint64_t disruptions_seen = 0;
+  uint64_t resets_sent = 0;
+  uint64_t resets_failed = 0;
+  uint64_t page_errors = 0;
+  uint64_t config_reloads = 0;
+};
+
+struct DisruptionRecord {
+  int64_t system_ns = 0;
+  std::optional<uint64_t> old_marker, new_marker, old_generation, new_generation;
+  std::optional<int64_t> reset_latency_ns;  // detection to chronyd's reply
+};
+
+class Daemon {
+ public:
+  // `page_override` is --page: it wins over [source] page on every reload.
+  Daemon(Config cfg, std::string config_path, std::optional<std::string> page_override);
+  ~Daemon();
+
+  // Opens the page, the sinks and the command client. A missing page is
+  // not fatal (the daemon waits for it); a bad config value is.
+  Status setup();
+  // Runs until SIGTERM/SIGINT; SIGHUP reloads the configuration.
+  int run();
+
+ private:
+  struct Clock {
+    int64_t mono_ns;
+    SysTime real;
+  };
+  static Clock now();
+  void watch_tick(const Clock& c);
+  void sample_tick(const Clock& c);
+  void handle_snapshot_events(const Page& p, const Clock& c);
+  void on_disruption(const std::vector<DisruptionEvent>& ev, const Clock& c);
+  void try_reset(const Clock& c);
+  void set_state(DaemonState s, std::string reason);
+  void withdraw_all();
+  void reload();
+  Status open_source();
+  Status build_sinks(const Config& old, bool first);
+  void write_reports(const Clock& c, bool force);
+  std::string status_json(const Clock& c) const;
+  std::string metrics_text() const;
+
+  Config cfg_;
+  std::string config_path_;
+  std::optional<std::string> page_override_;
+  std::unique_ptr<PageSource> source_;
+  std::vector<std::unique_ptr<chrony::SampleSink>> sinks_;
+  std::unique_ptr<chrony::CmdClient> cmd_;
+  std::unique_ptr<Ptp4lFeed> ptp_;
+  DisruptionTracker tracker_;
+  log::Incidents incidents_;
+
+  DaemonState state_ = DaemonState::starting;
+  std::string reason_;
+  std::optional<Page> last_page_;
+  std::optional<Sample> last_sample_;
+  std::optional<uint32_t> last_seq_;
+  DaemonCounters counters_;
+  std::optional<DisruptionRecord> last_disruption_;
+  bool reset_pending_ = false;
+  int64_t reset_pending_since_ns_ = 0;
+  int64_t disruption_detected_mono_ns_ = 0;
+  int64_t next_sample_ns_ = 0;
+  int64_t next_watch_ns_ = 0;
+  int64_t next_report_ns_ = 0;
+  int64_t last_watchdog_ns_ = 0;
+  uint64_t watchdog_usec_ = 0;
+  bool reports_dirty_ = true;
+  int sig_fd_ = -1;
+};
+
+}  // namespace vmc

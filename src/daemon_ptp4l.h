@@ -1,0 +1,26 @@
+#pragma once
+// The daemon's side of ptp4l: turns what the daemon knows into the
+// mapping's input and drives the grandmaster updater (ptp4l-plugin/).
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "config.h"
+#include "page.h"
+#include "result.h"
+#include "sampler.h"
+
+namespace vmc {
+
+class Ptp4lFeed {
+ public:
+  static Result<std::unique_ptr<Ptp4lFeed>> create(const Config& cfg);
+  virtual ~Ptp4lFeed() = default;
+  virtual void on_disruption() = 0;
+  // samples_ok: the daemon vouches for its samples right now.
+  virtual void tick(bool samples_ok, bool disrupted, const std::optional<Page>& page,
+                    const std::optional<Sample>& sample, int64_t mono_ns) = 0;
+  virtual nlohmann::json status_json() const = 0;
+};
+
+}  // namespace vmc

@@ -1,0 +1,76 @@
+// vmclockd: the vmclock page as time for chrony (and ptp4l).
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "logging.h"
+#include "privdrop.h"
+#include "version.h"
+
+int main(int argc, char** argv) {
+  using namespace vmc;
+  CLI::App app{"vmclockd: feed chrony (and ptp4l) from the vmclock page, and reset chrony on every disruption",
+               "vmclockd"};
+  app.set_version_flag("--version", std::string(kVersion));
+  std::string config_path;
+  std::optional<std::string> page;
+  bool foreground = false, check = false, debug = false, print_options = false;
+  app.add_option("--config", config_path, fmt::format("configuration file (default {}, if it exists)", kDefaultConfigPath));
+  app.add_option("--page", page, "vmclock device or page file; overrides [source] page");
+  app.add_flag("--foreground", foreground, "stay in the foreground (systemd and tests; vmclockd never forks)");
+  app.add_flag("--check-config", check, "validate the configuration and exit");
+  app.add_flag("--debug", debug, "log debug lines");
+  app.add_flag("--print-options", print_options, "print every configuration option with its default");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : static_cast<int>(Errc::usage);
+  }
+  (void)foreground;  // vmclockd does not daemonize: systemd's Type=notify wants it in front
+  log::set_debug(debug);
+  if (print_options) {
+    fmt::print("{}", describe_options());
+    return 0;
+  }
+  Result<Config> cfg = default_config();
+  if (!config_path.empty()) {
+    cfg = load_config(config_path);
+  } else {
+    struct stat st{};
+    if (::stat(kDefaultConfigPath, &st) == 0) {
+      config_path = kDefaultConfigPath;
+      cfg = load_config(config_path);
+    }
+  }
+  if (!cfg) {
+    fmt::print(stderr, "vmclockd: {}\n", cfg.error().message);
+    return static_cast<int>(cfg.error().code);
+  }
+  if (page) cfg->page = *page;
+  if (check) {
+    fmt::print("vmclockd: {}: configuration OK\n", cfg->origin);
+    return 0;
+  }
+  Daemon d(*cfg, config_path, page);
+  if (auto s = d.setup(); !s) {
+    log::err("daemon", s.error().message);
+    return static_cast<int>(s.error().code);
+  }
+  // Everything that needs root (the device, chrony's SHM segment) is open.
+  if (cfg->user.empty()) {
+    if (::geteuid() == 0) log::warning("privdrop", "daemon.user is empty: running as root with every capability");
+  } else {
+    std::string note;
+    if (auto s = drop_privileges(cfg->user, &note); !s) {
+      log::err("privdrop", s.error().message);
+      return static_cast<int>(s.error().code);
+    }
+    log::info("privdrop", note);
+  }
+  return d.run();
+}
