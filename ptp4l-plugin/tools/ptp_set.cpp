@@ -34,6 +34,8 @@ Mapping and run:
   --locked-maxerror-ns N  --holdover-maxerror-ns N
   --hold-updates N  --hold-ms N   upgrade hysteresis (default 1 and 0: none)
   --timeout-ms N        give up after this long (default 10000)
+  --run-ms N            keep ticking this long after applying (ptp4l restarts are re-applied)
+  --check-ms N          periodic GET interval (default 5000)
   --withdraw            send class 248 at once and exit
   --get                 print ptp4l's GRANDMASTER_SETTINGS_NP, TIME_PROPERTIES_DATA_SET,
                         PARENT_DATA_SET and PORT_DATA_SET as JSON and exit
@@ -108,6 +110,7 @@ int main(int argc, char** argv) {
   o.retry_interval = std::chrono::milliseconds{200};
   ClockView v;
   std::chrono::milliseconds timeout{10'000};
+  std::chrono::milliseconds run{0};
   bool get = false, withdraw = false;
 
   for (int i = 1; i < argc; ++i) {
@@ -141,6 +144,8 @@ int main(int argc, char** argv) {
     else if (a == "--hold-updates") o.upgrade_hold_updates = static_cast<uint32_t>(parse_u64(a, next()));
     else if (a == "--hold-ms") o.upgrade_hold = std::chrono::milliseconds{parse_u64(a, next())};
     else if (a == "--timeout-ms") timeout = std::chrono::milliseconds{parse_u64(a, next())};
+    else if (a == "--run-ms") run = std::chrono::milliseconds{parse_u64(a, next())};
+    else if (a == "--check-ms") o.check_interval = std::chrono::milliseconds{parse_u64(a, next())};
     else if (a == "--get") get = true;
     else if (a == "--withdraw") withdraw = true;
     else die(make_error(Errc::usage, fmt::format("unknown option {}\n{}", a, kUsage)));
@@ -163,11 +168,21 @@ int main(int argc, char** argv) {
     if (now - start > timeout) break;
     up->tick(v, now);
     const auto& s = up->status();
-    if (s.state == "applied" && s.applied == target) {
-      std::cout << to_json(s).dump(2) << "\n";
-      return 0;
-    }
+    if (s.state == "applied" && s.applied == target) break;
     std::this_thread::sleep_for(step);
+  }
+  const auto& s = up->status();
+  if (s.state == "applied" && s.applied == target) {
+    // Long-running mode, as the daemon runs it: the loop is bounded by --run-ms.
+    const auto run_start = std::chrono::steady_clock::now();
+    for (long n = 0; n <= run / step; ++n) {
+      auto now = std::chrono::steady_clock::now();
+      if (now - run_start >= run) break;
+      up->tick(v, now);
+      std::this_thread::sleep_for(step);
+    }
+    std::cout << to_json(up->status()).dump(2) << "\n";
+    return 0;
   }
   std::cout << to_json(up->status()).dump(2) << "\n";
   std::cerr << fmt::format("vmc-ptp-set: ptp4l did not take {} within {} ms\n", describe(target), timeout.count());
