@@ -1,0 +1,77 @@
+// Page decoding and validity on arbitrary bytes: the first 8 bytes are a
+// counter reading, the rest (112..4096 bytes) the page. decode, assess
+// (native and foreign counter), time_at, sample_from, the JSON and text
+// dumps, and take_snapshot on a memory page holding the same bytes.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "page.h"
+#include "page_json.h"
+#include "page_source.h"
+#include "sampler.h"
+#include "time_math.h"
+#include "validity.h"
+
+using namespace vmc;
+
+// Known finding, not yet fixed in src/: diff_ns() (units.h) overflows
+// __int128 for a page time more than ~292 years from 1970, reached from
+// sample_from(). With VMC_FUZZ_SKIP_KNOWN set (long runs only) such inputs
+// skip sample_from so that the fuzzer can look for anything else; the CI
+// smoke leaves it unset and fails until the bug is fixed.
+static bool known_diff_ns_overflow(const Page& p, uint64_t counter) {
+  static const bool skip = std::getenv("VMC_FUZZ_SKIP_KNOWN") != nullptr;
+  if (!skip) return false;
+  auto t = time_at(p, counter);
+  constexpr int64_t kLimit = 9'223'372'036 - 100;  // seconds of int64 ns, minus a TAI offset
+  return t && (t->time.sec.count > kLimit || t->time.sec.count < -kLimit);
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 8 + abi::kMinSize || size > 8 + abi::kPageBytes) return -1;
+  uint64_t counter;
+  std::memcpy(&counter, data, 8);
+  std::span<const uint8_t> bytes(data + 8, size - 8);
+
+  auto page = decode(bytes);
+  if (page) {
+    // A decoded page re-encodes to the same fields.
+    uint8_t buf[sizeof(abi::vmclock_abi)];
+    encode(*page, buf);
+    auto again = decode(std::span<const uint8_t>(buf, std::min<size_t>(page->size, sizeof buf)));
+    if (page->size <= sizeof buf && (!again || !(*again == *page))) __builtin_trap();
+
+    for (auto native : {abi::CounterId::x86_tsc, abi::CounterId::arm_vcnt}) {
+      Validity v = assess(*page, native);
+      (void)describe(v.reason, *page);
+      (void)name(v.reason);
+      (void)name(v.tai_convention);
+    }
+    auto t = time_at(*page, counter);
+    if (t) {
+      (void)t->time.nsec_floor();
+      (void)format_utc(t->time);
+    }
+    Snapshot s;
+    s.page = *page;
+    s.counter = counter;
+    s.before = SysTime{static_cast<int64_t>(counter >> 2)};
+    s.after = SysTime{s.before.ns + static_cast<int64_t>(counter & 0xffff)};
+    if (!known_diff_ns_overflow(*page, counter)) {
+      auto o = sample_from(s, abi::CounterId::x86_tsc);
+      if (o.sample) (void)o.sample->offset;
+    }
+    (void)page_to_json(*page).dump();
+    (void)page_to_text(*page);
+  }
+
+  // The same bytes as a live page, read under the seqlock (no retries: an
+  // odd seq_count is an error at once instead of 100 ms of spinning).
+  MemoryPageSource src(bytes.size());
+  for (size_t i = 0; i < bytes.size(); ++i) src.writable()[i] = bytes[i];
+  auto snap = take_snapshot(src, SeqlockLimits{.max_retries = 0, .time_limit_ns = 0});
+  if (snap && !known_diff_ns_overflow(snap->page, snap->counter)) (void)sample_from(*snap);
+  return 0;
+}
