@@ -359,6 +359,29 @@ TEST_CASE("file source: truncation is an error, not a crash") {
   }
 }
 
+TEST_CASE("file source: a file that grows in place is remapped by refresh()") {
+  // A writer that creates the file and fills it in place can be caught
+  // half-way: the source maps the 200 bytes written so far. Once the file
+  // holds the whole page (size 4096), refresh() must map the new length;
+  // otherwise every snapshot fails with "size is 4096, larger than ...".
+  TempDir d;
+  const std::string path = d.file("page");
+  Page p = page_n(1);
+  write_page(path, p, 200);
+  auto src = open_ok(path);
+  CHECK(src->view()->size() == 200);
+  CHECK(marker_of(*src) == 1);
+  p = page_n(2);
+  p.size = 4096;
+  overwrite_in_place(path, p, 4096);
+  auto r = src->refresh();
+  REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().message));
+  auto s = take_snapshot(*src);
+  REQUIRE_MESSAGE(s.ok(), (s.ok() ? std::string() : s.error().message));
+  CHECK(s->page.size == 4096);
+  CHECK(s->page.disruption_marker == 2);
+}
+
 TEST_CASE("file source: removal and re-creation") {
   TempDir d;
   const std::string path = d.file("page");
