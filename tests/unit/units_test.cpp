@@ -5,6 +5,7 @@
 //   from_ns(n)       = ceil(n * 2^64 / 10^9)
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <initializer_list>
 
 #include "units.h"
@@ -47,23 +48,41 @@ TEST_CASE("units: Frac64::from_ns round-trips through to_ns_floor") {
     if (Frac64::from_ns(ns).to_ns_floor().count != ns) FAIL("from_ns(" << ns << ") does not round-trip");
 }
 
-TEST_CASE("units: diff_ns rounds to nearest, half away from zero") {
+TEST_CASE("units: diff_ns rounds to nearest") {
   const int64_t s = 1'700'000'000;
   auto t = [&](int64_t sec, uint64_t frac) { return Time64{Seconds{sec}, Frac64{frac}}; };
-  CHECK(diff_ns(t(s, 0), SysTime{s * kNsPerSec}).count == 0);
-  CHECK(diff_ns(t(s, 0), SysTime{s * kNsPerSec - 37'500}).count == 37'500);
-  CHECK(diff_ns(t(s, 0), SysTime{s * kNsPerSec + 37'500}).count == -37'500);
-  CHECK(diff_ns(t(s, 1ULL << 63), SysTime{s * kNsPerSec}).count == 500'000'000);
+  CHECK(diff_ns(t(s, 0), SysTime{s * kNsPerSec})->count == 0);
+  CHECK(diff_ns(t(s, 0), SysTime{s * kNsPerSec - 37'500})->count == 37'500);
+  CHECK(diff_ns(t(s, 0), SysTime{s * kNsPerSec + 37'500})->count == -37'500);
+  CHECK(diff_ns(t(s, 1ULL << 63), SysTime{s * kNsPerSec})->count == 500'000'000);
   // Half a nanosecond is 9223372036.854775808 units, not representable:
   // frac 9223372037 is 0.50000000001 ns -> 1; 9223372036 is 0.49999999999 ns -> 0.
-  CHECK(diff_ns(t(s, 9223372037ULL), SysTime{s * kNsPerSec}).count == 1);
-  CHECK(diff_ns(t(s, 9223372036ULL), SysTime{s * kNsPerSec}).count == 0);
-  CHECK(diff_ns(t(s, 9223372037ULL), SysTime{s * kNsPerSec + 1}).count == 0);   // -0.49999999999
-  CHECK(diff_ns(t(s, 9223372036ULL), SysTime{s * kNsPerSec + 1}).count == -1);  // -0.50000000001
+  CHECK(diff_ns(t(s, 9223372037ULL), SysTime{s * kNsPerSec})->count == 1);
+  CHECK(diff_ns(t(s, 9223372036ULL), SysTime{s * kNsPerSec})->count == 0);
+  CHECK(diff_ns(t(s, 9223372037ULL), SysTime{s * kNsPerSec + 1})->count == 0);   // -0.49999999999
+  CHECK(diff_ns(t(s, 9223372036ULL), SysTime{s * kNsPerSec + 1})->count == -1);  // -0.50000000001
   // Across seconds and before the epoch.
-  CHECK(diff_ns(t(-1, 1ULL << 63), SysTime{0}).count == -500'000'000);
-  CHECK(diff_ns(t(0, 0), SysTime{-1'500'000'000}).count == 1'500'000'000);
-  CHECK(diff_ns(t(s + 10, 0), SysTime{s * kNsPerSec}).count == 10 * kNsPerSec);
+  CHECK(diff_ns(t(-1, 1ULL << 63), SysTime{0})->count == -500'000'000);
+  CHECK(diff_ns(t(0, 0), SysTime{-1'500'000'000})->count == 1'500'000'000);
+  CHECK(diff_ns(t(s + 10, 0), SysTime{s * kNsPerSec})->count == 10 * kNsPerSec);
+}
+
+TEST_CASE("units: diff_ns refuses an offset that does not fit in int64") {
+  // |offset| < 2^63 ns (~292 years). A page at 2^40 s (year ~36800) against
+  // a 2023 system time is ~1.1e21 ns away: no offset, not a wrapped one.
+  CHECK_FALSE(diff_ns(Time64{Seconds{1LL << 40}, Frac64{0}}, SysTime{1'700'000'000LL * kNsPerSec}).has_value());
+  CHECK_FALSE(diff_ns(Time64{Seconds{INT64_MAX}, Frac64{~0ULL}}, SysTime{INT64_MIN}).has_value());
+  CHECK_FALSE(diff_ns(Time64{Seconds{-(1LL << 40)}, Frac64{0}}, SysTime{0}).has_value());
+  // 9223372036 s = floor((2^63 - 1) / 1e9) still fits: 9223372036000000000 ns
+  auto edge = diff_ns(Time64{Seconds{9'223'372'036LL}, Frac64{0}}, SysTime{0});
+  REQUIRE(edge.has_value());
+  CHECK(edge->count == 9'223'372'036'000'000'000LL);
+  // 9223372037 s does not (> 2^63 - 1 ns)
+  CHECK_FALSE(diff_ns(Time64{Seconds{9'223'372'037LL}, Frac64{0}}, SysTime{0}).has_value());
+  // but far apart in absolute terms and close to each other is fine
+  auto near = diff_ns(Time64{Seconds{9'000'000'000LL}, Frac64{0}}, SysTime{9'000'000'000LL * kNsPerSec - 5});
+  REQUIRE(near.has_value());
+  CHECK(near->count == 5);
 }
 
 TEST_CASE("units: comparisons and arithmetic") {
