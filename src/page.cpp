@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstddef>
 
 namespace vmc {
@@ -109,7 +110,8 @@ void encode(const Page& p, std::span<uint8_t> out) {
   store_le64(b + OFF(time_esterror_nanosec), p.time_esterror_nanosec);
   store_le64(b + OFF(time_maxerror_nanosec), p.time_maxerror_nanosec);
   store_le64(b + OFF(vm_generation_counter), p.vm_generation_counter.value_or(0));
-  size_t n = std::min(out.size(), sizeof buf);
+  // Nothing past `size`: a 104-byte structure has no generation counter.
+  size_t n = std::min({out.size(), sizeof buf, std::max<size_t>(p.size, abi::kMinSize)});
   for (size_t i = 0; i < n; ++i) out[i] = buf[i];
 }
 

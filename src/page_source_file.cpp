@@ -62,7 +62,17 @@ class FilePageSource final : public PageSource {
       return Ok{};
     }
     struct stat cur{};
-    if (::fstat(fd_.get(), &cur) == 0 && static_cast<size_t>(cur.st_size) < map_.size()) {
+    if (::fstat(fd_.get(), &cur) != 0) return Ok{};
+    const size_t want = std::min<size_t>(static_cast<size_t>(cur.st_size), abi::kPageBytes);
+    if (want > map_.size()) {
+      // A writer filling the file in place: map what it holds now.
+      void* p = ::mmap(nullptr, want, PROT_READ, MAP_SHARED, fd_.get(), 0);
+      if (p == MAP_FAILED)
+        return make_error(Errc::no_input, fmt::format("{}: cannot map: {}", path_, std::strerror(errno)));
+      map_ = Mapping(p, want);
+      return Ok{};
+    }
+    if (static_cast<size_t>(cur.st_size) < map_.size()) {
       // Reading past the new end of a truncated file would raise SIGBUS.
       unmap(fmt::format("truncated to {} bytes", cur.st_size));
       return make_error(Errc::data, fmt::format("{}: {}", path_, why_unmapped_));

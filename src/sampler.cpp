@@ -77,9 +77,19 @@ SampleOutcome sample_from(const Snapshot& s, abi::CounterId native) {
   smp.reference = t->time;
   smp.reference.sec.count += out.validity.utc_minus_page_sec;
   int64_t bracket = s.bracket_ns();
+  if (bracket < 0) {
+    out.why_not = fmt::format("CLOCK_REALTIME went back {} ns during the sample (stepped)", -bracket);
+    return out;
+  }
   smp.bracket_ns = bracket;
   smp.system = SysTime{s.before.ns + bracket / 2};
-  smp.offset = diff_ns(smp.reference, smp.system);
+  auto offset = diff_ns(smp.reference, smp.system);
+  if (!offset) {
+    out.why_not = fmt::format("the page's time ({} s) is too far from the system time for an offset",
+                              smp.reference.sec.count);
+    return out;
+  }
+  smp.offset = *offset;
   uint64_t half = static_cast<uint64_t>((bracket + 1) / 2);
   smp.maxerror_ns = *t->maxerror_ns + half;
   if (t->esterror_ns) smp.esterror_ns = *t->esterror_ns + half;
@@ -109,7 +119,9 @@ Result<SampleOutcome> best_sample(PageSource& src, unsigned attempts, SeqlockLim
     if (!s) return s.error();
     // A disruption between attempts: the newest calibration wins.
     if (best && s->page.disruption_marker != best->page.disruption_marker) best.reset();
-    if (!best || s->bracket_ns() < best->bracket_ns()) best = *s;
+    // A negative bracket (clock stepped) never wins: sample_from refuses it.
+    if (!best || (s->bracket_ns() >= 0 && (best->bracket_ns() < 0 || s->bracket_ns() < best->bracket_ns())))
+      best = *s;
   }
   return sample_from(*best);
 }

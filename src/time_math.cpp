@@ -11,8 +11,20 @@ u128 ticks_to_frac64(uint64_t abs_delta, uint64_t period, uint8_t shift) {
   return shift >= 128 ? 0 : p >> shift;
 }
 
+
+namespace {
+// Rounded up: going backwards still floors the time, and an error bound
+// never loses the bits below 2^-64 s.
+u128 ticks_to_frac64_ceil(uint64_t abs_delta, uint64_t period, uint8_t shift) {
+  u128 p = static_cast<u128>(abs_delta) * period;
+  if (shift >= 128) return p != 0 ? 1 : 0;
+  u128 q = p >> shift;
+  return (shift > 0 && (p & ((static_cast<u128>(1) << shift) - 1)) != 0) ? q + 1 : q;
+}
+}  // namespace
+
 Result<uint64_t> error_growth_ns(uint64_t abs_delta, uint64_t rate, uint8_t shift) {
-  u128 e = ticks_to_frac64(abs_delta, rate, shift);
+  u128 e = ticks_to_frac64_ceil(abs_delta, rate, shift);
   uint64_t whole = static_cast<uint64_t>(e >> 64);
   uint64_t lo = static_cast<uint64_t>(e);
   constexpr uint64_t kMaxWhole = (std::numeric_limits<uint64_t>::max() - kNsPerSec) / kNsPerSec;
@@ -47,7 +59,8 @@ Result<TimeAt> time_at(const Page& p, uint64_t counter) {
   r.delta_ticks = static_cast<int64_t>(counter - p.counter_value);
   const bool negative = r.delta_ticks < 0;
   const uint64_t abs_delta = negative ? 0 - static_cast<uint64_t>(r.delta_ticks) : static_cast<uint64_t>(r.delta_ticks);
-  u128 step = ticks_to_frac64(abs_delta, p.counter_period_frac_sec, p.counter_period_shift);
+  u128 step = negative ? ticks_to_frac64_ceil(abs_delta, p.counter_period_frac_sec, p.counter_period_shift)
+                       : ticks_to_frac64(abs_delta, p.counter_period_frac_sec, p.counter_period_shift);
   u128 base = static_cast<u128>(p.time_sec) << 64 | p.time_frac_sec;
   u128 t;
   if (!negative) {

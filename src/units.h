@@ -4,6 +4,7 @@
 // through the named conversions below.
 #include <compare>
 #include <cstdint>
+#include <optional>
 
 namespace vmc {
 
@@ -59,15 +60,14 @@ struct SysTime {
 
 inline constexpr int64_t kNsPerSec = 1'000'000'000;
 
-// Difference a - b in nanoseconds, rounded to nearest; both exact inputs.
-constexpr Nanoseconds diff_ns(Time64 a, SysTime b) {
-  i128 a_ns_x64 = static_cast<i128>(a.sec.count) * kNsPerSec * (static_cast<i128>(1) << 64) +
-                  static_cast<i128>(static_cast<u128>(a.frac.raw) * 1'000'000'000u);
-  i128 b_ns_x64 = static_cast<i128>(b.ns) * (static_cast<i128>(1) << 64);
-  i128 d = a_ns_x64 - b_ns_x64;
-  i128 half = static_cast<i128>(1) << 63;
-  i128 r = d >= 0 ? (d + half) >> 64 : -((-d + half) >> 64);
-  return {static_cast<int64_t>(r)};
+// Difference a - b in nanoseconds, rounded to nearest; nullopt when it
+// does not fit in int64 (a page centuries away from the system clock).
+constexpr std::optional<Nanoseconds> diff_ns(Time64 a, SysTime b) {
+  i128 whole = static_cast<i128>(a.sec.count) * kNsPerSec - b.ns;  // |.| < 2^97: no overflow
+  u128 frac_ns_x64 = static_cast<u128>(a.frac.raw) * 1'000'000'000u;
+  i128 r = whole + static_cast<i128>((frac_ns_x64 + (static_cast<u128>(1) << 63)) >> 64);
+  if (r > INT64_MAX || r < INT64_MIN) return std::nullopt;
+  return Nanoseconds{static_cast<int64_t>(r)};
 }
 
 }  // namespace vmc

@@ -31,7 +31,10 @@ Result<PageFile> PageFile::create(const std::string& path, const Page& first) {
   void* p = ::mmap(nullptr, abi::kPageBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   if (p == MAP_FAILED) return fail("cannot map");
   Mapping map(p, abi::kPageBytes);
-  PageFile f(std::move(fd), std::move(map));
+  // A host whose structure is shorter than 112 bytes writes nothing past
+  // it; the writer is limited so that bytes beyond `size` stay zero.
+  size_t writer_len = first.size < abi::kSizeWithGeneration ? (first.size & ~size_t{7}) : abi::kPageBytes;
+  PageFile f(std::move(fd), std::move(map), writer_len);
   f.publish(first);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename over the page from");
   return f;

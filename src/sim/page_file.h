@@ -22,8 +22,8 @@ class PageFile {
   uint32_t seq() const { return writer_.seq(); }
 
  private:
-  PageFile(Fd fd, Mapping map)
-      : fd_(std::move(fd)), map_(std::move(map)), writer_(static_cast<volatile uint8_t*>(map_.get()), map_.size()) {}
+  PageFile(Fd fd, Mapping map, size_t writer_len)
+      : fd_(std::move(fd)), map_(std::move(map)), writer_(static_cast<volatile uint8_t*>(map_.get()), writer_len) {}
   Fd fd_;
   Mapping map_;
   PageWriter writer_;

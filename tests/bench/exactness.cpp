@@ -77,6 +77,11 @@ int cmp(const Big& a, const Big& b) {  // signed compare
     if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
   return 0;
 }
+Big pow2(unsigned s) {  // 2^s for s < 256
+  Big r{};
+  r[s / 32] = uint32_t{1} << (s % 32);
+  return r;
+}
 uint64_t u64_at(const Big& a, int limb) { return uint64_t{a[limb]} | uint64_t{a[limb + 1]} << 32; }
 
 struct SplitMix {
@@ -137,7 +142,10 @@ int main(int argc, char** argv) {
     // Truth 1: exact integer arithmetic on limbs.
     const int64_t sdelta = static_cast<int64_t>(counter - p.counter_value);
     const uint64_t mag = sdelta < 0 ? uint64_t{0} - static_cast<uint64_t>(sdelta) : static_cast<uint64_t>(sdelta);
-    Big step = shr(mul(from_u64(mag), from_u64(p.counter_period_frac_sec)), p.counter_period_shift);
+    // Backwards, the step is rounded up so that the time is floored.
+    Big prod = mul(from_u64(mag), from_u64(p.counter_period_frac_sec));
+    Big step = shr(prod, p.counter_period_shift);
+    if (sdelta < 0 && cmp(prod, mul(step, pow2(p.counter_period_shift))) != 0) step = add(step, from_u64(1));
     Big base = add(mul(from_u64(p.time_sec), two64), from_u64(p.time_frac_sec));
     Big t = sdelta < 0 ? sub(base, step) : add(base, step);
     bool expect_ok = p.time_sec <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) &&

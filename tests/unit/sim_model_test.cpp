@@ -178,7 +178,8 @@ TEST_CASE("build_page: the page's time at a later counter is the truth there") {
   // The page at the anchor is realtime + offset.
   auto at = time_at(*p, kC0);
   REQUIRE(at);
-  CHECK(diff_ns(at->time, SysTime{kRt0}).count == t.offset_ns_at(kRt0));
+  Fix64 anchor = static_cast<Fix64>(at->time.sec.count) * (static_cast<Fix64>(1) << 64) + at->time.frac.raw;
+  CHECK(std::fabs(fix64_to_ns(anchor - fix64_from_ns(kRt0)) - static_cast<long double>(t.offset_ns_at(kRt0))) < 1.0L);
   CHECK(at->maxerror_ns == std::optional<uint64_t>(1000));
 }
 
