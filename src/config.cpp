@@ -1,5 +1,8 @@
 #include "config.h"
 
+#include "daemon_ptp4l.h"
+#include "ptp_options.h"
+
 #include <fmt/format.h>
 
 #include <fstream>
@@ -59,10 +62,26 @@ const Option kOptions[] = {
     {"ptp4l", "uds_address", &Config::ptp4l_uds_address, {}, "ptp4l's management socket",
      [](const Config& c) { return absolute_path_or_empty(c.ptp4l_uds_address, false); }},
     {"ptp4l", "time_source", &Config::ptp4l_time_source, {},
-     "timeSource announced: atomic_clock, gnss, ptp, ntp, hand_set, other, internal_oscillator or a number"},
-    {"ptp4l", "domain_number", &Config::ptp4l_domain_number, {0, 255}, "PTP domain of the management messages"},
-    {"ptp4l", "holdover_maxerror_ns", &Config::ptp4l_holdover_maxerror_ns, {1, 10'000'000'000},
-     "FREERUNNING stays in holdover (class 7) while maxerror is below this"},
+     "timeSource announced: atomic_clock, gnss, ptp, ntp, hand_set, other, internal_oscillator or a number",
+     [](const Config& c) {
+       auto r = ptp::parse_time_source(c.ptp4l_time_source);
+       return r ? std::string() : r.error().message;
+     }},
+    {"ptp4l", "domain_number", &Config::ptp4l_domain_number, {0, 255}, "ptp4l's domainNumber"},
+    {"ptp4l", "locked_maxerror_ns", &Config::ptp4l_locked_maxerror_ns, {1, 10'000'000'000},
+     "SYNCHRONIZED with maxerror at most this is announced as clockClass 6"},
+    {"ptp4l", "holdover_maxerror_ns", &Config::ptp4l_holdover_maxerror_ns, {1, 1'000'000'000'000},
+     "otherwise clockClass 7 (holdover in spec) while maxerror is at most this, then 187"},
+    {"ptp4l", "default_utc_offset", &Config::ptp4l_default_utc_offset, {0, 1000},
+     "currentUtcOffset announced (UTC_OFF_VALID clear) when the page gives no TAI - UTC"},
+    {"ptp4l", "ptp_timescale", &Config::ptp4l_ptp_timescale, {},
+     "announce PTP_TIMESCALE: only for a hardware-timestamping grandmaster whose PHC runs TAI"},
+    {"ptp4l", "upgrade_hold_updates", &Config::ptp4l_upgrade_hold_updates, {1, 1000},
+     "a better class is announced only after this many consecutive updates ..."},
+    {"ptp4l", "upgrade_hold_ms", &Config::ptp4l_upgrade_hold_ms, {0, 3'600'000},
+     "... and this long (downgrades are immediate)"},
+    {"ptp4l", "check_interval_ms", &Config::ptp4l_check_interval_ms, {1000, 3'600'000},
+     "how often ptp4l's settings are read back and re-applied if lost (ptp4l restarted)"},
 };
 
 std::string where(const std::string& name, const toml::node& n) {
@@ -128,6 +147,9 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
         if (auto why = opt->check(c); !why.empty()) return bad(why);
     }
   }
+  if (c.ptp4l)
+    if (auto v = ptp::validate(ptp4l_options(c)); !v)
+      return make_error(Errc::config, fmt::format("{}: {}", name, v.error().message));
   // chrony recommends SOCK for new feeders: it is the sink unless the
   // file chose otherwise.
   if (c.shm_unit < 0 && !sock_given) c.sock = kDefaultSock;

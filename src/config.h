@@ -37,7 +37,13 @@ struct Config {
   std::string ptp4l_uds_address = "/var/run/ptp4l";
   std::string ptp4l_time_source = "other";
   int64_t ptp4l_domain_number = 0;
-  int64_t ptp4l_holdover_maxerror_ns = 1'000'000;
+  int64_t ptp4l_locked_maxerror_ns = 1'000'000;
+  int64_t ptp4l_holdover_maxerror_ns = 10'000'000;
+  int64_t ptp4l_default_utc_offset = 37;
+  bool ptp4l_ptp_timescale = false;
+  int64_t ptp4l_upgrade_hold_updates = 3;
+  int64_t ptp4l_upgrade_hold_ms = 10'000;
+  int64_t ptp4l_check_interval_ms = 5'000;
 
   std::string origin = "built-in defaults";  // where it came from, for logs
   bool operator==(const Config&) const = default;

@@ -2,11 +2,80 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+
+#include "gm_updater.h"
+#include "logging.h"
+#include "validity.h"
+
 namespace vmc {
 
-// Replaced by the adapter to ptp4l-plugin/ once its updater lands.
-Result<std::unique_ptr<Ptp4lFeed>> Ptp4lFeed::create(const Config&) {
-  return make_error(Errc::config, "[ptp4l]: ptp4l support is not built into this vmclockd yet");
+ptp::Ptp4lOptions ptp4l_options(const Config& c) {
+  ptp::Ptp4lOptions o;
+  o.enabled = c.ptp4l;
+  o.uds_address = c.ptp4l_uds_address;
+  o.domain_number = static_cast<uint8_t>(c.ptp4l_domain_number);
+  if (auto ts = ptp::parse_time_source(c.ptp4l_time_source)) o.time_source = *ts;
+  o.locked_maxerror_ns = static_cast<uint64_t>(c.ptp4l_locked_maxerror_ns);
+  o.holdover_maxerror_ns = static_cast<uint64_t>(c.ptp4l_holdover_maxerror_ns);
+  o.default_utc_offset = static_cast<int16_t>(c.ptp4l_default_utc_offset);
+  o.ptp_timescale = c.ptp4l_ptp_timescale;
+  o.upgrade_hold_updates = static_cast<uint32_t>(c.ptp4l_upgrade_hold_updates);
+  o.upgrade_hold = std::chrono::milliseconds(c.ptp4l_upgrade_hold_ms);
+  o.check_interval = std::chrono::milliseconds(c.ptp4l_check_interval_ms);
+  return o;
+}
+
+namespace {
+
+class UpdaterFeed final : public Ptp4lFeed {
+ public:
+  explicit UpdaterFeed(ptp::GrandmasterUpdater u) : updater_(std::move(u)) {}
+  ~UpdaterFeed() override {
+    // Never leave ptp4l announcing class 6 for a feed that is gone.
+    if (auto s = updater_.withdraw(); !s) log::warning("ptp4l", fmt::format("withdraw at exit: {}", s.error().message));
+  }
+
+  void on_disruption() override { disrupted_ = true; }
+
+  void tick(bool samples_ok, bool disrupted, const std::optional<Page>& page, const std::optional<Sample>& sample,
+            int64_t mono_ns) override {
+    // Disrupted until samples are good again: the page alone does not say.
+    if (samples_ok) disrupted_ = false;
+    ptp::ClockView v;
+    v.have_page = page.has_value();
+    v.samples_ok = samples_ok;
+    v.disrupted = disrupted || disrupted_;
+    if (page) {
+      v.status = page->clock_status;
+      v.leap = page->leap_indicator;
+      Validity val = assess(*page);
+      if (val.tai_convention != TaiConvention::not_applicable) v.tai_minus_utc = -val.utc_minus_page_sec;
+    }
+    if (sample && samples_ok) {
+      v.maxerror_ns = sample->maxerror_ns;
+      v.esterror_ns = sample->esterror_ns;
+    }
+    updater_.tick(v, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(mono_ns)));
+  }
+
+  nlohmann::json status_json() const override { return ptp::to_json(updater_.status()); }
+
+ private:
+  ptp::GrandmasterUpdater updater_;
+  bool disrupted_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Ptp4lFeed>> Ptp4lFeed::create(const Config& cfg) {
+  auto u = ptp::GrandmasterUpdater::create(ptp4l_options(cfg), [](std::string_view line) {
+    auto colon = line.find(": ");
+    if (colon == std::string_view::npos) log::info("ptp4l", line);
+    else log::info(line.substr(0, colon), line.substr(colon + 2));
+  });
+  if (!u) return u.error();
+  return std::unique_ptr<Ptp4lFeed>(std::make_unique<UpdaterFeed>(std::move(*u)));
 }
 
 }  // namespace vmc

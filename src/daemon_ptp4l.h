@@ -1,16 +1,20 @@
 #pragma once
 // The daemon's side of ptp4l: turns what the daemon knows into the
-// mapping's input and drives the grandmaster updater (ptp4l-plugin/).
+// mapping's input (ptp4l-plugin/ptp_mapping.h) and drives the grandmaster
+// updater once per loop.
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "config.h"
 #include "page.h"
+#include "ptp_options.h"
 #include "result.h"
 #include "sampler.h"
 
 namespace vmc {
+
+ptp::Ptp4lOptions ptp4l_options(const Config& cfg);
 
 class Ptp4lFeed {
  public:
