@@ -82,6 +82,13 @@ const Option kOptions[] = {
      "... and this long (downgrades are immediate)"},
     {"ptp4l", "check_interval_ms", &Config::ptp4l_check_interval_ms, {1000, 3'600'000},
      "how often ptp4l's settings are read back and re-applied if lost (ptp4l restarted)"},
+    {"ptp4l", "retry_interval_ms", &Config::ptp4l_retry_interval_ms, {100, 3'600'000},
+     "how often an absent or failing ptp4l is tried again"},
+    {"ptp4l", "reply_timeout_ms", &Config::ptp4l_reply_timeout_ms, {1, 200}, "how long one management request waits"},
+    {"ptp4l", "client_address", &Config::ptp4l_client_address, {},
+     "socket path vmclockd binds for ptp4l's replies; empty: vmclockd-pmc.sock in chrony.client_dir "
+     "(a path, so that replies arrive under PrivateNetwork)",
+     [](const Config& c) { return absolute_path_or_empty(c.ptp4l_client_address, true); }},
 };
 
 std::string where(const std::string& name, const toml::node& n) {

@@ -44,6 +44,9 @@ struct Config {
   int64_t ptp4l_upgrade_hold_updates = 3;
   int64_t ptp4l_upgrade_hold_ms = 10'000;
   int64_t ptp4l_check_interval_ms = 5'000;
+  int64_t ptp4l_retry_interval_ms = 2'000;
+  int64_t ptp4l_reply_timeout_ms = 20;
+  std::string ptp4l_client_address;  // empty: <chrony.client_dir>/vmclockd-pmc.sock
 
   std::string origin = "built-in defaults";  // where it came from, for logs
   bool operator==(const Config&) const = default;

@@ -23,6 +23,11 @@ ptp::Ptp4lOptions ptp4l_options(const Config& c) {
   o.upgrade_hold_updates = static_cast<uint32_t>(c.ptp4l_upgrade_hold_updates);
   o.upgrade_hold = std::chrono::milliseconds(c.ptp4l_upgrade_hold_ms);
   o.check_interval = std::chrono::milliseconds(c.ptp4l_check_interval_ms);
+  o.retry_interval = std::chrono::milliseconds(c.ptp4l_retry_interval_ms);
+  o.reply_timeout = std::chrono::milliseconds(c.ptp4l_reply_timeout_ms);
+  // Abstract sockets live in the network namespace: under PrivateNetwork
+  // ptp4l's replies would never arrive. A path works everywhere.
+  o.client_address = c.ptp4l_client_address.empty() ? c.client_dir + "/vmclockd-pmc.sock" : c.ptp4l_client_address;
   return o;
 }
 
@@ -33,6 +38,7 @@ class UpdaterFeed final : public Ptp4lFeed {
   explicit UpdaterFeed(ptp::GrandmasterUpdater u) : updater_(std::move(u)) {}
   ~UpdaterFeed() override {
     // Never leave ptp4l announcing class 6 for a feed that is gone.
+    if (!updater_.status().applied) return;  // ptp4l never had our settings
     if (auto s = updater_.withdraw(); !s) log::warning("ptp4l", fmt::format("withdraw at exit: {}", s.error().message));
   }
 
