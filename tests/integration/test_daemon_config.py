@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""vmclockd's configuration from the outside: `vmclockd --check-config
+--config F` on bad files exits 78 (EX_CONFIG) with a message naming the
+file, the line, the key and the value; a good file exits 0; without
+--config (and no /etc/vmclockd.toml) the built-in defaults are used;
+--page overrides [source] page; SIGHUP with a bad new file keeps the old
+configuration (a log line says so) and the daemon keeps feeding.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon_helpers import Cleanup, Sim, SockCatcher, TempDir, Vmclockd, toml_text, vmc_bin, wait_for  # noqa: E402
+
+EX_CONFIG = 78
+
+# (name, file text, the exact message after "vmclockd: <file>:")
+BAD = [
+    ("unknown_key", "[sampling]\nfoo = 1\n", "2: unknown key sampling.foo"),
+    ("unknown_section", "# comment\n[bogus]\nx = 1\n", "2: unknown section or key [bogus]"),
+    ("top_level_key", 'page = "/dev/vmclock0"\n', "1: unknown section or key [page]"),
+    ("wrong_type_string", '[sampling]\ninterval_ms = "fast"\n',
+     "2: sampling.interval_ms = 'fast': must be an integer"),
+    ("wrong_type_float", "[sampling]\nmax_error_ns = 1.5\n", "2: sampling.max_error_ns = 1.5: must be an integer"),
+    ("wrong_type_bool", "[chrony]\nreset_on_disruption = 1\n",
+     "2: chrony.reset_on_disruption = 1: must be true or false"),
+    ("out_of_range_zero", "[sampling]\n\ninterval_ms = 0\n",
+     "3: sampling.interval_ms = 0: must be between 10 and 60000"),
+    ("out_of_range_high", "[chrony]\nshm_unit = 256\n", "2: chrony.shm_unit = 256: must be between -1 and 255"),
+    ("relative_path", '[source]\npage = "dev/vmclock0"\n',
+     "2: source.page = 'dev/vmclock0': must be an absolute path"),
+    ("relative_status_file", '[daemon]\nstatus_file = "status.json"\n',
+     "2: daemon.status_file = 'status.json': must be an absolute path"),
+    ("toml_syntax_header", '[source]\npage = "/dev/vmclock0"\n[sampling\ninterval_ms = 100\n',
+     "3: Error while parsing table header: expected ']', saw '\\n'"),
+    ("toml_syntax_value", "[sampling]\n\ninterval_ms = = 5\n",
+     "3: Error while parsing value: could not determine value type"),
+    ("toml_duplicate_key", "[sampling]\ninterval_ms = 100\ninterval_ms = 200\n",
+     "3: Error while parsing key-value pair: cannot redefine existing integer 'interval_ms'"),
+    ("nothing_to_feed", '[chrony]\nsock = ""\ncommand_socket = ""\n',
+     " nothing to feed: set chrony.shm_unit, chrony.sock, chrony.command_socket or a [ptp4l] section"),
+]
+
+
+def check_config(*args):
+    r = subprocess.run([vmc_bin("vmclockd"), "--check-config", *args], capture_output=True, text=True, timeout=10)
+    return r.returncode, r.stdout + r.stderr
+
+
+class DaemonConfig(unittest.TestCase):
+    def setUp(self):
+        self.c = Cleanup()
+        self.d = TempDir("dconfig")
+        self.c.add(self.d.cleanup)
+
+    def tearDown(self):
+        self.c.run()
+
+    def test_bad_files(self):
+        for name, text, msg in BAD:
+            with self.subTest(name):
+                f = self.d.join(f"{name}.toml")
+                with open(f, "w") as fh:
+                    fh.write(text)
+                rc, out = check_config("--config", f)
+                print(f"{name}: rc {rc}: {out.strip()}", flush=True)
+                self.assertEqual(rc, EX_CONFIG, out)
+                self.assertEqual(out.strip(), f"vmclockd: {f}:{msg}")
+
+    def test_missing_file(self):
+        f = self.d.join("absent.toml")
+        rc, out = check_config("--config", f)
+        print(f"missing: rc {rc}: {out.strip()}", flush=True)
+        self.assertEqual(rc, 66, out)  # EX_NOINPUT
+        self.assertIn(f"{f}: cannot open the configuration", out)
+
+    def test_good_file(self):
+        f = self.d.join("good.toml")
+        with open(f, "w") as fh:
+            fh.write(toml_text({"source": {"page": "/dev/vmclock0", "watch_interval_ms": 5},
+                                "sampling": {"interval_ms": 250, "best_of": 8, "max_error_ns": 100000},
+                                "chrony": {"shm_unit": 2, "sock": "/run/chrony/vmclock.sock",
+                                           "command_socket": "/run/chrony/chronyd.sock",
+                                           "reset_on_disruption": True, "burst": True, "makestep": False,
+                                           "client_dir": "/run/vmclockd"},
+                                "daemon": {"status_file": "/run/vmclockd/status.json", "metrics_file": "",
+                                           "user": "vmclockd"}}))
+        rc, out = check_config("--config", f)
+        self.assertEqual((rc, out.strip()), (0, f"vmclockd: {f}: configuration OK"))
+        # The shipped example parses too.
+        shipped = os.path.join(os.environ.get("VMC_SOURCE", ""), "packaging", "vmclockd.toml")
+        if os.path.exists(shipped):
+            rc, out = check_config("--config", shipped)
+            self.assertEqual(rc, 0, out)
+
+    def test_no_config_uses_defaults(self):
+        if os.path.exists("/etc/vmclockd.toml"):
+            self.skipTest("/etc/vmclockd.toml exists on this machine")
+        rc, out = check_config()
+        self.assertEqual((rc, out.strip()), (0, "vmclockd: built-in defaults: configuration OK"))
+        r = subprocess.run([vmc_bin("vmclockd"), "--print-options"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 0)
+        for line in ("#interval_ms = 250", '#page = "/dev/vmclock0"', "#max_error_ns = 100000"):
+            self.assertIn(line, r.stdout)
+
+    def test_page_override_and_sighup_with_a_bad_file(self):
+        d = self.d
+        sim = Sim(d.join("page"), ["--offset-ns", 37_500])
+        self.c.add(sim.stop)
+        catcher = SockCatcher(d.join("vmc.sock"))
+        self.c.add(catcher.close)
+        # The file names a page that does not exist; --page wins.
+        vmc = Vmclockd(d.path, d.join("no-such-page"), {"chrony": {"sock": catcher.path}},
+                       extra_args=["--page", sim.page])
+        self.c.add(vmc.stop)
+        vmc.start()
+        wait_for(lambda: (s := vmc.status()) and s["state"] == "synced", 5, what="state synced")
+        st = vmc.status()
+        self.assertEqual(st["page"]["path"], sim.page)
+        before = catcher.collect(2.0)
+        self.assertGreaterEqual(len(before), 6, "not fed before the reload")
+
+        with open(vmc.config) as fh:
+            good_text = fh.read()
+        vmc.write_config(good_text.replace("[sampling]\n", "") + "\n[sampling]\ninterval_ms = 0\n")
+        vmc.proc.send_signal(signal.SIGHUP)
+        line = vmc.wait_log(r"config: reload failed, keeping the old configuration: .*", 5).group(0)
+        print(f"SIGHUP with a bad file: {line}", flush=True)
+        self.assertIn("sampling.interval_ms = 0: must be between 10 and 60000", line)
+        self.assertRegex(line, rf"{vmc.config}:\d+:")
+        after = catcher.collect(3.0)
+        st = vmc.status()
+        print(f"after the failed reload: alive {vmc.alive()}, {len(after)} samples in 3 s, state {st['state']}, "
+              f"config_reloads {st['config_reloads']}, page {st['page']['path']}", flush=True)
+        self.assertTrue(vmc.alive(), vmc.log())
+        self.assertGreaterEqual(len(after), 10, "stopped feeding after a failed reload")
+        self.assertEqual(st["state"], "synced")
+        self.assertEqual(st["config_reloads"], 1)
+
+        # Control: a good new file is taken (100 ms samples), --page still wins.
+        vmc.write_config(good_text + "\n[sampling]\ninterval_ms = 100\n")
+        vmc.proc.send_signal(signal.SIGHUP)
+        vmc.wait_log(r"config: reloaded ", 5)
+        catcher.collect(0.5)
+        faster = catcher.collect(2.0)
+        st = vmc.status()
+        print(f"after a good reload: {len(faster)} samples in 2 s, page {st['page']['path']}", flush=True)
+        self.assertGreaterEqual(len(faster), 15)
+        self.assertEqual(st["page"]["path"], sim.page)
+        self.assertEqual(st["state"], "synced")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
