@@ -54,6 +54,7 @@ Mapped map_clock(const ClockView& v, const MappingOptions& o) {
   Mapped m;
   GrandmasterSettings& s = m.settings;
   s.time_source = o.time_source;
+  if (o.ptp_timescale) s.time_flags |= time_flag::ptp_timescale;
 
   // The UTC offset and a scheduled leap are facts about UTC, not about this
   // clock's phase: announce them whenever the page states them.

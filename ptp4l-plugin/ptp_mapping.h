@@ -53,6 +53,10 @@ struct MappingOptions {
   // currentUtcOffset when the page gives no TAI - UTC (UTC_OFF_VALID clear).
   int16_t default_utc_offset = 37;
   uint8_t time_source = time_source::other;
+  // Set PTP_TIMESCALE: only for a hardware-timestamping grandmaster whose
+  // PHC phc2sys keeps in TAI. The software grandmaster serves
+  // CLOCK_REALTIME, which is UTC: leave it false.
+  bool ptp_timescale = false;
 };
 
 // Why map_clock chose its class, for logs and the status file.

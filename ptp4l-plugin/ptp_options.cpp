@@ -87,7 +87,7 @@ Status validate(const Ptp4lOptions& o) {
 }
 
 MappingOptions mapping_options(const Ptp4lOptions& o) {
-  return {o.locked_maxerror_ns, o.holdover_maxerror_ns, o.default_utc_offset, o.time_source};
+  return {o.locked_maxerror_ns, o.holdover_maxerror_ns, o.default_utc_offset, o.time_source, o.ptp_timescale};
 }
 
 Hysteresis::Options hysteresis_options(const Ptp4lOptions& o) { return {o.upgrade_hold_updates, o.upgrade_hold}; }

@@ -20,6 +20,7 @@ struct Ptp4lOptions {
   uint64_t locked_maxerror_ns = 1'000'000;      // class 6 limit; 1 ns .. 10 s
   uint64_t holdover_maxerror_ns = 10'000'000;   // class 7 limit; >= locked_maxerror_ns, <= 1000 s
   int16_t default_utc_offset = 37;              // 0..1000: sent with UTC_OFF_VALID clear
+  bool ptp_timescale = false;                   // true only for the hardware-timestamping variant
   uint32_t upgrade_hold_updates = 3;            // 1..1000
   std::chrono::milliseconds upgrade_hold{10'000};       // 0..1 h
   std::chrono::milliseconds check_interval{5'000};      // 1 s..1 h: periodic GET

@@ -116,20 +116,31 @@ std::string id_label(uint16_t id) {
   return n.empty() ? fmt::format("managementId {:#06x}", id) : std::string(n);
 }
 
-Result<Payload> decode_data(uint16_t id, Action action, std::span<const uint8_t> d) {
+// Fills m.payload (written in place: GCC 12 flags a variant moved through
+// Result as maybe-uninitialized under ASan).
+Status decode_data(Message& m, std::span<const uint8_t> d) {
+  const uint16_t id = m.management_id;
   // A GET's data is padding (pmc sends zeros); an empty body is "no data"
   // for every action (NULL_MANAGEMENT, an ACKNOWLEDGE).
-  if (action == Action::get || d.empty()) return Payload{};
+  if (m.action == Action::get || d.empty()) {
+    m.payload = std::monostate{};
+    return Ok{};
+  }
   size_t want = data_size(id);
-  if (want == 0) return Payload{Opaque{{d.begin(), d.end()}}};
+  if (want == 0) {
+    m.payload = Opaque{{d.begin(), d.end()}};
+    return Ok{};
+  }
   if (d.size() != want)
     return bad(fmt::format("{} data is {} bytes, expected {}", id_label(id), d.size(), want));
   const uint8_t* p = d.data();
   switch (id) {
     case mid::grandmaster_settings_np:
-      return Payload{GrandmasterSettings{read_quality(p), static_cast<int16_t>(be16(p + 4)), p[6], p[7]}};
+      m.payload = GrandmasterSettings{read_quality(p), static_cast<int16_t>(be16(p + 4)), p[6], p[7]};
+      return Ok{};
     case mid::time_properties_data_set:
-      return Payload{TimePropertiesDataSet{static_cast<int16_t>(be16(p)), p[2], p[3]}};
+      m.payload = TimePropertiesDataSet{static_cast<int16_t>(be16(p)), p[2], p[3]};
+      return Ok{};
     case mid::parent_data_set: {
       ParentDataSet s;
       s.parent_port_identity = read_port(p);
@@ -140,7 +151,8 @@ Result<Payload> decode_data(uint16_t id, Action action, std::span<const uint8_t>
       s.grandmaster_clock_quality = read_quality(p + 19);
       s.grandmaster_priority2 = p[23];
       std::copy_n(p + 24, 8, s.grandmaster_identity.begin());
-      return Payload{s};
+      m.payload = s;
+      return Ok{};
     }
     case mid::port_data_set: {
       PortDataSet s;
@@ -154,7 +166,8 @@ Result<Payload> decode_data(uint16_t id, Action action, std::span<const uint8_t>
       s.delay_mechanism = p[23];
       s.log_min_pdelay_req_interval = static_cast<int8_t>(p[24]);
       s.version_number = p[25];
-      return Payload{s};
+      m.payload = s;
+      return Ok{};
     }
     default:
       return bad(fmt::format("{} has a size but no decoder", id_label(id)));  // a bug in data_size()
@@ -268,9 +281,7 @@ Result<Message> decode_message(std::span<const uint8_t> bytes) {
     if (body.size() < 2)
       return bad(fmt::format("MANAGEMENT TLV lengthField is {}, too short for a managementId", body.size()));
     m.management_id = be16(body.data());
-    auto payload = decode_data(m.management_id, m.action, body.subspan(2));
-    if (!payload) return payload.error();
-    m.payload = std::move(*payload);
+    if (auto st = decode_data(m, body.subspan(2)); !st) return st.error();
     return m;
   }
   if (tlv_type == static_cast<uint16_t>(TlvType::management_error_status)) {

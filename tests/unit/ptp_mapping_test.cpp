@@ -191,8 +191,12 @@ TEST_CASE("mapping table") {
     CHECK(flags(LeapIndicator::pre_neg) == time_flag::leap_59);
     CHECK(flags(LeapIndicator::post_neg) == 0);
   }
-  SUBCASE("PTP_TIMESCALE is never set: the grandmaster serves CLOCK_REALTIME") {
+  SUBCASE("PTP_TIMESCALE only when configured (hardware grandmaster, PHC in TAI)") {
     CHECK((map(good()).settings.time_flags & time_flag::ptp_timescale) == 0);
+    MappingOptions o;
+    o.ptp_timescale = true;
+    CHECK((map_clock(good(), o).settings.time_flags & time_flag::ptp_timescale) != 0);
+    CHECK((map_clock(ClockView{}, o).settings.time_flags & time_flag::ptp_timescale) != 0);
   }
   SUBCASE("time source is passed through") {
     MappingOptions o;

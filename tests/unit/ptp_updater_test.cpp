@@ -29,6 +29,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Time bounds allow for a loaded build machine; the budgets themselves are
+// the reply timeouts.
+constexpr auto kSchedulingSlack = 150ms;
+
 enum class Mode { normal, silent, error_status, garbage_first };
 
 class FakePtp4l {
@@ -176,8 +180,8 @@ TEST_CASE("client: absent ptp4l fails at once; a silent one within the timeout")
   auto c = PmcClient::open({temp_path("nobody"), "", 0});
   REQUIRE(c.ok());
   auto t0 = Clock::now();
-  auto g = c->get_grandmaster_settings(20ms);
-  CHECK(Clock::now() - t0 < 10ms);
+  auto g = c->get_grandmaster_settings(1000ms);
+  CHECK(Clock::now() - t0 < 500ms);  // at once, not after the timeout
   REQUIRE_FALSE(g.ok());
   CHECK(g.error().code == Errc::no_input);
 
@@ -190,7 +194,7 @@ TEST_CASE("client: absent ptp4l fails at once; a silent one within the timeout")
   auto g2 = c2->get_grandmaster_settings(20ms);
   auto took = Clock::now() - t0;
   CHECK(took >= 20ms);
-  CHECK(took < 40ms);
+  CHECK(took < 20ms + kSchedulingSlack);
   REQUIRE_FALSE(g2.ok());
   CHECK(g2.error().code == Errc::temp_fail);
   CHECK(g2.error().message.find("domainNumber") != std::string::npos);
@@ -264,7 +268,7 @@ TEST_CASE("updater: absent ptp4l is reported, retried, and picked up when it app
   CHECK(fake.settings().quality.clock_class == 6);
 }
 
-TEST_CASE("updater: error status and silence are 'error', and a tick stays under 50 ms") {
+TEST_CASE("updater: error status and silence are 'error', and a tick is bounded by its reply timeouts") {
   auto uds = temp_path("u3");
   FakePtp4l fake(uds);
   auto up = GrandmasterUpdater::create(options(uds));
@@ -279,7 +283,7 @@ TEST_CASE("updater: error status and silence are 'error', and a tick stays under
   fake.mode = Mode::silent;
   auto t0 = Clock::now();
   up->tick(locked_view(), t + 3s);
-  CHECK(Clock::now() - t0 < 50ms);
+  CHECK(Clock::now() - t0 < 2 * 20ms + kSchedulingSlack);  // GET and SET at most
   CHECK(up->status().state == "error");
   CHECK(up->status().last_error.find("no reply") != std::string::npos);
 
