@@ -38,6 +38,10 @@ constexpr int64_t kReportIntervalNs = 1'000 * kMs;
 // How long a reset may stay unanswered before samples flow again anyway:
 // chrony may simply not be running, and samples are still good.
 constexpr int64_t kResetGiveUpNs = 10'000 * kMs;
+// After a reset chronyd needs a burst's worth of NTP measurements (iburst:
+// ~2 s apart) before a step has anything to correct; later steps catch
+// estimates that were still settling.
+constexpr int64_t kMakestepDelaysNs[] = {3'000 * kMs, 6'000 * kMs, 12'000 * kMs};
 
 chrony::LogFn make_log_fn() {
   return [](std::string_view line) {
@@ -247,12 +251,21 @@ void Daemon::try_reset(const Clock& c) {
       extra += fmt::format(", burst refused ({})", chrony::cmd::status_name(b->reply.status));
   }
   if (cfg_.makestep) {
-    auto m = cmd_->make_step();
-    extra += m ? ", makestep" : fmt::format(", makestep failed ({})", m.error().message);
+    makestep_due_ns_.clear();
+    for (int64_t d : kMakestepDelaysNs) makestep_due_ns_.push_back(done.mono_ns + d);
+    extra += ", makestep scheduled";
   }
   log::notice("chrony", fmt::format("sources reset {:.3f} ms after the disruption was seen{}",
                                     static_cast<double>(done.mono_ns - disruption_detected_mono_ns_) / 1e6, extra));
   reports_dirty_ = true;
+}
+
+void Daemon::makestep_tick(const Clock& c) {
+  if (makestep_due_ns_.empty() || c.mono_ns < makestep_due_ns_.front() || !cmd_) return;
+  makestep_due_ns_.erase(makestep_due_ns_.begin());
+  auto m = cmd_->make_step();
+  if (m) log::notice("chrony", "makestep after the disruption");
+  else incidents_.fail("chrony", "makestep", fmt::format("MAKESTEP failed: {}", m.error().message));
 }
 
 void Daemon::watch_tick(const Clock& c) {
@@ -490,6 +503,7 @@ int Daemon::run() {
       sample_tick(c);
       next_sample_ns_ = c.mono_ns + cfg_.interval_ms * kMs;
     }
+    makestep_tick(c);
     if (ptp_) ptp_->tick(state_ == DaemonState::synced, state_ == DaemonState::disrupted || state_ == DaemonState::paused, last_page_, last_sample_, c.mono_ns);
     write_reports(c, false);
     if (watchdog_usec_ && c.mono_ns - last_watchdog_ns_ > static_cast<int64_t>(watchdog_usec_) * 500) {
@@ -497,6 +511,7 @@ int Daemon::run() {
       last_watchdog_ns_ = c.mono_ns;
     }
     int64_t wake = std::min({next_watch_ns_, next_sample_ns_, next_report_ns_});
+    if (!makestep_due_ns_.empty()) wake = std::min(wake, makestep_due_ns_.front());
     if (ptp_) wake = std::min(wake, c.mono_ns + 1000 * kMs);
     int64_t wait = std::max<int64_t>(0, wake - now().mono_ns);
     pollfd fds[2] = {{sig_fd_, POLLIN, 0}, {source_ ? source_->notify_fd() : -1, POLLIN, 0}};

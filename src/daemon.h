@@ -61,6 +61,7 @@ class Daemon {
   void handle_snapshot_events(const Page& p, const Clock& c);
   void on_disruption(const std::vector<DisruptionEvent>& ev, const Clock& c);
   void try_reset(const Clock& c);
+  void makestep_tick(const Clock& c);
   void set_state(DaemonState s, std::string reason);
   void withdraw_all();
   void reload();
@@ -90,6 +91,9 @@ class Daemon {
   bool reset_pending_ = false;
   int64_t reset_pending_since_ns_ = 0;
   int64_t disruption_detected_mono_ns_ = 0;
+  // MAKESTEP is only useful once chronyd has measured the new offset, which
+  // takes a few seconds after a reset: it is sent at these delays.
+  std::vector<int64_t> makestep_due_ns_;
   int64_t next_sample_ns_ = 0;
   int64_t next_watch_ns_ = 0;
   int64_t next_report_ns_ = 0;
