@@ -13,7 +13,7 @@ void PageWriter::store_seq(uint32_t v, int order) {
 }
 
 void PageWriter::store_body(const Page& p) {
-  alignas(8) uint8_t buf[sizeof(abi::vmclock_abi)];
+  alignas(8) uint8_t buf[sizeof(abi::vmclock_abi)] = {};
   encode(p, buf);
   size_t n = std::min(len_, sizeof buf);
   auto* dst = reinterpret_cast<uint64_t*>(const_cast<uint8_t*>(base_));
