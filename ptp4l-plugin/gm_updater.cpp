@@ -44,6 +44,7 @@ nlohmann::json to_json(const GrandmasterSettings& s) {
 nlohmann::json to_json(const UpdaterStatus& s) {
   return {{"state", s.state},
           {"grade", name(s.grade)},
+          {"held_back", s.held_back},
           {"desired", to_json(s.desired)},
           {"applied", s.applied ? to_json(*s.applied) : nlohmann::json(nullptr)},
           {"gets_sent", s.gets_sent},
@@ -76,6 +77,7 @@ void GrandmasterUpdater::tick(const ClockView& view, TimePoint now) {
   GrandmasterSettings desired = hysteresis_.update(m.settings, now);
   status_.grade = m.grade;
   status_.desired = desired;
+  status_.held_back = desired.quality != m.settings.quality;
   bool changed = !in_sync_ || !status_.applied || *status_.applied != desired;
   // In sync: act on a change at once, else only to check. Out of sync
   // (absent, error): every retry_interval, however often the wish changes.
@@ -105,7 +107,8 @@ void GrandmasterUpdater::sync(const GrandmasterSettings& desired, TimePoint now)
                   now);
   }
   if (!status_.applied || *status_.applied != desired || status_.state != "applied")
-    log(fmt::format("ptp4l: announcing {} ({})", describe(desired), name(status_.grade)));
+    log(fmt::format("ptp4l: announcing {} ({}{})", describe(desired), name(status_.grade),
+                    status_.held_back ? ", upgrade held back by hysteresis" : ""));
   status_.applied = desired;
   status_.state = "applied";
   in_sync_ = true;

@@ -29,7 +29,8 @@ struct UpdaterStatus {
   // has `desired`; "pending": not tried yet.
   std::string state = "pending";
   GrandmasterSettings desired{};               // after hysteresis
-  Grade grade = Grade::no_time;                // map_clock's reason for `desired`, before hysteresis
+  Grade grade = Grade::no_time;                // map_clock's grade, before hysteresis
+  bool held_back = false;                      // hysteresis is delaying an upgrade to `grade`
   std::optional<GrandmasterSettings> applied;  // the last settings ptp4l confirmed
   uint64_t gets_sent = 0;
   uint64_t sets_sent = 0;
