@@ -26,6 +26,7 @@ struct Ptp4lOptions {
   std::chrono::milliseconds check_interval{5'000};      // 1 s..1 h: periodic GET
   std::chrono::milliseconds retry_interval{2'000};      // 100 ms..1 h: ptp4l absent or failing
   std::chrono::milliseconds reply_timeout{20};          // 1..200 ms per request
+  bool operator==(const Ptp4lOptions&) const = default;
 };
 
 inline constexpr uint64_t kMaxLockedMaxerrorNs = 10'000'000'000ULL;

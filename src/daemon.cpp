@@ -115,10 +115,7 @@ Status Daemon::build_sinks(const Config& old, bool first) {
       cmd_ = std::move(*c);
     }
   }
-  const bool ptp_changed = first || old.ptp4l != cfg_.ptp4l || old.ptp4l_uds_address != cfg_.ptp4l_uds_address ||
-                           old.ptp4l_time_source != cfg_.ptp4l_time_source ||
-                           old.ptp4l_domain_number != cfg_.ptp4l_domain_number ||
-                           old.ptp4l_holdover_maxerror_ns != cfg_.ptp4l_holdover_maxerror_ns;
+  const bool ptp_changed = first || ptp4l_options(old) != ptp4l_options(cfg_);
   if (ptp_changed) {
     ptp_.reset();
     if (cfg_.ptp4l) {
@@ -205,6 +202,7 @@ void Daemon::on_disruption(const std::vector<DisruptionEvent>& ev, const Clock& 
   // Everything learned about the counter before this is void.
   withdraw_all();
   last_sample_.reset();
+  ptp_sample_.reset();
   log::warning("disruption", fmt::format("{}: dropped every earlier sample{}", what,
                                          cmd_ ? "; resetting chrony's sources" : ""));
   set_state(DaemonState::disrupted, what);
@@ -289,6 +287,7 @@ void Daemon::sample_tick(const Clock& c) {
     incidents_.recover("page", "open", fmt::format("{} is back", cfg_.page));
   }
   auto page_error = [&](const Error& e) {
+    ptp_sample_.reset();
     ++counters_.page_errors;
     incidents_.fail("page", "read", e.message);
     if (state_ == DaemonState::synced) withdraw_all();
@@ -301,6 +300,7 @@ void Daemon::sample_tick(const Clock& c) {
   handle_snapshot_events(out->snapshot.page, c);
 
   if (tracker_.imminent()) {
+    ptp_sample_.reset();
     withdraw_all();
     set_state(DaemonState::paused, "disruption_imminent: samples paused until the marker settles");
     return;
@@ -314,10 +314,14 @@ void Daemon::sample_tick(const Clock& c) {
     if (state_ == DaemonState::synced) withdraw_all();
     set_state(DaemonState::no_data, std::move(why));
   };
+  // ptp4l announces quality from the page's own bound, whatever limit
+  // chrony's samples have: a class 7 or 187 clock still has time to serve.
+  ptp_sample_.reset();
   if (!out->sample) return refuse(out->why_not);
   const Sample& s = *out->sample;
   if (s.disruption_marker != tracker_.marker())
     return refuse("sample taken across a disruption");
+  ptp_sample_ = s;
   if (s.maxerror_ns > static_cast<uint64_t>(cfg_.max_error_ns))
     return refuse(fmt::format("maxerror {} ns is over the limit of {} ns", s.maxerror_ns, cfg_.max_error_ns));
   bool any = false;
@@ -504,7 +508,9 @@ int Daemon::run() {
       next_sample_ns_ = c.mono_ns + cfg_.interval_ms * kMs;
     }
     makestep_tick(c);
-    if (ptp_) ptp_->tick(state_ == DaemonState::synced, state_ == DaemonState::disrupted || state_ == DaemonState::paused, last_page_, last_sample_, c.mono_ns);
+    if (ptp_)
+      ptp_->tick(state_ == DaemonState::disrupted || state_ == DaemonState::paused, last_page_, ptp_sample_,
+                 c.mono_ns);
     write_reports(c, false);
     if (watchdog_usec_ && c.mono_ns - last_watchdog_ns_ > static_cast<int64_t>(watchdog_usec_) * 500) {
       sd_notify(0, "WATCHDOG=1");

@@ -84,7 +84,8 @@ class Daemon {
   DaemonState state_ = DaemonState::starting;
   std::string reason_;
   std::optional<Page> last_page_;
-  std::optional<Sample> last_sample_;
+  std::optional<Sample> last_sample_;  // the last one sent to chrony
+  std::optional<Sample> ptp_sample_;   // the page's latest good sample, any maxerror
   std::optional<uint32_t> last_seq_;
   DaemonCounters counters_;
   std::optional<DisruptionRecord> last_disruption_;

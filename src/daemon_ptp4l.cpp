@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdlib>
 
 #include "gm_updater.h"
 #include "logging.h"
-#include "validity.h"
 
 namespace vmc {
 
@@ -44,10 +44,9 @@ class UpdaterFeed final : public Ptp4lFeed {
 
   void on_disruption() override { disrupted_ = true; }
 
-  void tick(bool samples_ok, bool disrupted, const std::optional<Page>& page, const std::optional<Sample>& sample,
+  void tick(bool disrupted, const std::optional<Page>& page, const std::optional<Sample>& sample,
             int64_t mono_ns) override {
-    // Disrupted until samples are good again: the page alone does not say.
-    if (samples_ok) disrupted_ = false;
+    const bool samples_ok = sample.has_value() && !disrupted;
     ptp::ClockView v;
     v.have_page = page.has_value();
     v.samples_ok = samples_ok;
@@ -55,14 +54,23 @@ class UpdaterFeed final : public Ptp4lFeed {
     if (page) {
       v.status = page->clock_status;
       v.leap = page->leap_indicator;
-      Validity val = assess(*page);
-      if (val.tai_convention != TaiConvention::not_applicable) v.tai_minus_utc = -val.utc_minus_page_sec;
+      // TAI - UTC is positive whichever sign convention the host uses, and
+      // a UTC page may carry it too.
+      if (page->flags.has(abi::Flag::tai_offset_valid) && page->tai_offset_sec != 0)
+        v.tai_minus_utc = std::abs(static_cast<int>(page->tai_offset_sec));
     }
-    if (sample && samples_ok) {
-      v.maxerror_ns = sample->maxerror_ns;
-      v.esterror_ns = sample->esterror_ns;
+    if (samples_ok) {
+      // ptp4l serves the system clock, not the page: its error is the
+      // page's bound plus how far chrony still has the clock from it (large
+      // right after a migration, until chrony has caught up).
+      const uint64_t off = static_cast<uint64_t>(std::llabs(sample->offset.count));
+      v.maxerror_ns = sample->maxerror_ns + off;
+      if (sample->esterror_ns) v.esterror_ns = *sample->esterror_ns + off;
     }
     updater_.tick(v, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(mono_ns)));
+    // A disruption is announced for at least one update, so the downgrade
+    // reaches ptp4l; the hysteresis then holds back the recovery.
+    if (samples_ok) disrupted_ = false;
   }
 
   nlohmann::json status_json() const override { return ptp::to_json(updater_.status()); }

@@ -21,9 +21,10 @@ class Ptp4lFeed {
   static Result<std::unique_ptr<Ptp4lFeed>> create(const Config& cfg);
   virtual ~Ptp4lFeed() = default;
   virtual void on_disruption() = 0;
-  // samples_ok: the daemon vouches for its samples right now.
-  virtual void tick(bool samples_ok, bool disrupted, const std::optional<Page>& page,
-                    const std::optional<Sample>& sample, int64_t mono_ns) = 0;
+  // `sample`: the page's latest sample the daemon can vouch for (time
+  // usable, any maxerror), or none.
+  virtual void tick(bool disrupted, const std::optional<Page>& page, const std::optional<Sample>& sample,
+                    int64_t mono_ns) = 0;
   virtual nlohmann::json status_json() const = 0;
 };
 
