@@ -44,11 +44,7 @@ constexpr int64_t kResetGiveUpNs = 10'000 * kMs;
 constexpr int64_t kMakestepDelaysNs[] = {3'000 * kMs, 6'000 * kMs, 12'000 * kMs};
 
 chrony::LogFn make_log_fn() {
-  return [](std::string_view line) {
-    auto colon = line.find(": ");
-    if (colon == std::string_view::npos) log::info("chrony", line);
-    else log::info(line.substr(0, colon), line.substr(colon + 2));
-  };
+  return [](std::string_view line) { log::prefixed(line); };
 }
 
 json opt_json(const std::optional<uint64_t>& v) { return v ? json(*v) : json(nullptr); }

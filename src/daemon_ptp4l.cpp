@@ -83,11 +83,7 @@ class UpdaterFeed final : public Ptp4lFeed {
 }  // namespace
 
 Result<std::unique_ptr<Ptp4lFeed>> Ptp4lFeed::create(const Config& cfg) {
-  auto u = ptp::GrandmasterUpdater::create(ptp4l_options(cfg), [](std::string_view line) {
-    auto colon = line.find(": ");
-    if (colon == std::string_view::npos) log::info("ptp4l", line);
-    else log::info(line.substr(0, colon), line.substr(colon + 2));
-  });
+  auto u = ptp::GrandmasterUpdater::create(ptp4l_options(cfg), [](std::string_view line) { log::prefixed(line); });
   if (!u) return u.error();
   return std::unique_ptr<Ptp4lFeed>(std::make_unique<UpdaterFeed>(std::move(*u)));
 }

@@ -47,6 +47,12 @@ void write(Level lvl, std::string_view module, std::string_view msg) {
   std::fflush(stderr);
 }
 
+void prefixed(std::string_view line, Level lvl) {
+  auto colon = line.find(": ");
+  if (colon == std::string_view::npos) write(lvl, "daemon", line);
+  else write(lvl, line.substr(0, colon), line.substr(colon + 2));
+}
+
 void Incidents::fail(std::string_view module, const std::string& key, const std::string& msg, Level lvl) {
   auto it = open_.find(key);
   if (it != open_.end() && it->second == msg) return;

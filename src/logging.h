@@ -14,6 +14,10 @@ enum class Level { err = 3, warning = 4, notice = 5, info = 6, debug = 7 };
 void write(Level lvl, std::string_view module, std::string_view msg);
 void set_debug(bool on);
 
+// A line that names its module itself ("sock: connected ..."), as the
+// sinks and the ptp4l updater write them.
+void prefixed(std::string_view line, Level lvl = Level::info);
+
 inline void err(std::string_view m, std::string_view s) { write(Level::err, m, s); }
 inline void warning(std::string_view m, std::string_view s) { write(Level::warning, m, s); }
 inline void notice(std::string_view m, std::string_view s) { write(Level::notice, m, s); }
