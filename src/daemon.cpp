@@ -266,7 +266,8 @@ void Daemon::watch_tick(const Clock& c) {
   if (!source_) return;
   auto seq = peek_seq(*source_);
   if (!seq) return;  // sample_tick reports page errors, once
-  if (last_seq_ && *seq == *last_seq_) return;
+  // Odd: the host is mid-update (or stuck); the next tick sees the result.
+  if ((*seq & 1u) || (last_seq_ && *seq == *last_seq_)) return;
   auto snap = take_snapshot(*source_);
   if (!snap) return;
   handle_snapshot_events(snap->page, c);
@@ -290,7 +291,12 @@ void Daemon::sample_tick(const Clock& c) {
     set_state(DaemonState::no_data, e.message);
   };
   if (auto r = source_->refresh(); !r) return page_error(r.error());
-  auto out = best_sample(*source_, static_cast<unsigned>(cfg_.best_of));
+  // A page stuck mid-update is retried briefly, not for the kernel's full
+  // 100 ms every time: that would keep a core busy for nothing.
+  SeqlockLimits lim;
+  if (page_stuck_) lim.time_limit_ns = 1 * kMs;
+  auto out = best_sample(*source_, static_cast<unsigned>(cfg_.best_of), lim);
+  page_stuck_ = !out && out.error().message.find("stuck odd") != std::string::npos;
   if (!out) return page_error(out.error());
   incidents_.recover("page", "read", fmt::format("{} reads again", source_->path()));
   handle_snapshot_events(out->snapshot.page, c);
@@ -456,7 +462,7 @@ void Daemon::write_reports(const Clock& c, bool force) {
 void Daemon::reload() {
   ++counters_.config_reloads;
   if (config_path_.empty()) {
-    log::notice("config", "SIGHUP: no configuration file, keeping the built-in defaults");
+    log::debug("config", "SIGHUP: no configuration file, keeping the built-in defaults");
     return;
   }
   auto nc = load_config(config_path_);
@@ -483,7 +489,8 @@ void Daemon::reload() {
     }
   }
   reports_dirty_ = true;
-  log::notice("config", fmt::format("reloaded {}", config_path_));
+  if (cfg_ == old) log::debug("config", fmt::format("SIGHUP: {} unchanged", config_path_));
+  else log::notice("config", fmt::format("SIGHUP: reloaded {}", config_path_));
 }
 
 int Daemon::run() {
@@ -530,7 +537,6 @@ int Daemon::run() {
       signalfd_siginfo si;
       while (::read(sig_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
         if (si.ssi_signo == SIGHUP) {
-          log::notice("daemon", "SIGHUP: reloading the configuration");
           reload();
         } else {
           log::notice("daemon", fmt::format("{}: stopping", strsignal(static_cast<int>(si.ssi_signo))));

@@ -90,6 +90,7 @@ class Daemon {
   DaemonCounters counters_;
   std::optional<DisruptionRecord> last_disruption_;
   bool reset_pending_ = false;
+  bool page_stuck_ = false;
   int64_t reset_pending_since_ns_ = 0;
   int64_t disruption_detected_mono_ns_ = 0;
   // MAKESTEP is only useful once chronyd has measured the new offset, which
