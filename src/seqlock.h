@@ -79,9 +79,9 @@ Result<RawCopy> seqlock_read(const volatile uint8_t* base, size_t len, Inside&& 
     }
   }
   if (last_seq & 1u)
-    return make_error(Errc::data, fmt::format("field seq_count stuck odd ({}) for {} ms: the host "
-                                              "never finished its update",
-                                              last_seq, lim.time_limit_ns / 1'000'000));
+    return make_error(Errc::data, fmt::format("field seq_count stuck odd ({}): the host never finished its "
+                                              "update within the time limit",
+                                              last_seq));
   return make_error(Errc::temp_fail, fmt::format("field seq_count kept changing for {} ms (last {})",
                                                  lim.time_limit_ns / 1'000'000, last_seq));
 }

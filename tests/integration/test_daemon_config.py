@@ -145,7 +145,7 @@ class DaemonConfig(unittest.TestCase):
         # Control: a good new file is taken (100 ms samples), --page still wins.
         vmc.write_config(good_text + "\n[sampling]\ninterval_ms = 100\n")
         vmc.proc.send_signal(signal.SIGHUP)
-        vmc.wait_log(r"config: reloaded ", 5)
+        vmc.wait_log(r"config: SIGHUP: reloaded ", 5)
         catcher.collect(0.5)
         faster = catcher.collect(2.0)
         st = vmc.status()
