@@ -19,7 +19,9 @@ template <class F>
 bool guarded_read(F&& f) {
   detail::install_bus_handler();
   sigjmp_buf jb;
-  if (sigsetjmp(jb, 1) != 0) {
+  // No mask to save: the handler runs with SA_NODEFER, so the jump leaves
+  // the mask as it was, and saving it would cost a syscall per read.
+  if (sigsetjmp(jb, 0) != 0) {
     detail::t_bus_jmp = nullptr;
     return false;
   }
