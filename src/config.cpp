@@ -1,6 +1,6 @@
 #include "config.h"
 
-#include "daemon_ptp4l.h"
+#include "config_ptp4l.h"
 #include "ptp_options.h"
 
 #include <fmt/format.h>
@@ -119,7 +119,10 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
     if (!sec)
       return make_error(Errc::config, fmt::format("{}: {} must be a [section]", where(name, sec_node), sec_name));
     if (sec_name == "ptp4l") c.ptp4l = true;
-    for (auto&& [k, v] : *sec) {
+    for (auto&& kv : *sec) {
+      // Not a structured binding: clang 14 cannot capture one in a lambda.
+      const auto& k = kv.first;
+      const toml::node& v = kv.second;
       std::string key(k.str());
       const Option* opt = nullptr;
       for (const auto& o : kOptions)

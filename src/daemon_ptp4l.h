@@ -8,13 +8,11 @@
 
 #include "config.h"
 #include "page.h"
-#include "ptp_options.h"
+#include "config_ptp4l.h"
 #include "result.h"
 #include "sampler.h"
 
 namespace vmc {
-
-ptp::Ptp4lOptions ptp4l_options(const Config& cfg);
 
 class Ptp4lFeed {
  public:
