@@ -141,8 +141,10 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
         return make_error(Errc::config, fmt::format("{}: {} = {}: {}", where(name, v), full, value_text, why));
       };
       if (auto p = std::get_if<int64_t Config::*>(&opt->field)) {
+        // Checked before value<>(): converting a huge float would be UB.
+        if (!v.is_integer()) return bad("must be an integer");
         auto iv = v.value<int64_t>();
-        if (!v.is_integer() || !iv) return bad("must be an integer");
+        if (!iv) return bad("must be an integer");
         if (*iv < opt->range.min || *iv > opt->range.max)
           return bad(fmt::format("must be between {} and {}", opt->range.min, opt->range.max));
         c.*(*p) = *iv;
