@@ -30,7 +30,6 @@ constexpr size_t kGrandmasterSettingsBytes = 8;
 constexpr size_t kTimePropertiesBytes = 4;
 constexpr size_t kParentDataSetBytes = 32;
 constexpr size_t kPortDataSetBytes = 26;
-constexpr size_t kPortIdentityBytes = 10;
 constexpr size_t kErrorStatusFixedBytes = 8;  // errorId, managementId, reserved[4]
 
 uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
@@ -270,6 +269,9 @@ Result<Message> decode_message(std::span<const uint8_t> bytes) {
 
   uint16_t tlv_type = be16(b + kOffTlv);
   size_t tlv_length = be16(b + kOffTlv + 2);
+  // IEEE 1588-2019 14.1.1: a TLV's lengthField is even. An odd one could
+  // not survive re-encoding (the encoder pads), so it is refused here.
+  if (tlv_length & 1) return bad(fmt::format("TLV lengthField is {}, odd (TLVs have even lengths)", tlv_length));
   size_t tlv_end = kOffTlv + kTlvHeaderBytes + tlv_length;
   if (tlv_end > length)
     return bad(fmt::format("TLV lengthField is {}, beyond messageLength {}", tlv_length, length));

@@ -227,13 +227,24 @@ TEST_CASE("malformed messages name what is wrong") {
   CHECK(with(51, 0x40).find("lengthField") != std::string::npos);    // beyond messageLength
   CHECK(with(51, 0x08).find("after the TLV") != std::string::npos);
   {
-    auto b = good;  // a TLV of 1 byte: too short even for the managementId
-    b.resize(kManagementBytes + kTlvHeaderBytes + 1);
+    auto b = good;  // an empty TLV: too short even for the managementId
+    b.resize(kManagementBytes + kTlvHeaderBytes);
     b[3] = static_cast<uint8_t>(b.size());
-    b[51] = 0x01;
+    b[51] = 0x00;
     auto m = decode_message(b);
     REQUIRE_FALSE(m.ok());
-    CHECK(m.error().message == "MANAGEMENT TLV lengthField is 1, too short for a managementId");
+    CHECK(m.error().message == "MANAGEMENT TLV lengthField is 0, too short for a managementId");
+  }
+  {
+    // An odd lengthField (fuzz finding ptp-odd-tlv-length): the encoder pads
+    // TLVs to even lengths, so such a message could not round-trip.
+    auto b = good;
+    b.resize(b.size() - 1);
+    b[3] = static_cast<uint8_t>(b.size());
+    b[51] = static_cast<uint8_t>(b[51] - 1);
+    auto m = decode_message(b);
+    REQUIRE_FALSE(m.ok());
+    CHECK(m.error().message == "TLV lengthField is 9, odd (TLVs have even lengths)");
   }
 
   // GRANDMASTER_SETTINGS_NP with 6 bytes of data: TLV and message shortened together.
