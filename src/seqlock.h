@@ -43,15 +43,33 @@ inline uint32_t load_seq(const volatile uint8_t* base, int order) {
 }
 }  // namespace detail
 
+// One attempt: copies out.len bytes and runs `inside` within the window.
+// True when seq_count was even and unchanged across the copy (out.seq set);
+// `seen` gets the first seq_count read either way. No allocation, no
+// system call: libvmclock's now() uses it directly.
+template <class Inside>
+bool seqlock_copy_once(const volatile uint8_t* base, RawCopy& out, Inside&& inside, uint32_t& seen) {
+  const size_t words = out.len / 8;
+  auto* src = reinterpret_cast<const uint64_t*>(const_cast<const uint8_t*>(base));
+  auto* dst = reinterpret_cast<uint64_t*>(out.bytes.data());
+  uint32_t s = detail::load_seq(base, __ATOMIC_ACQUIRE);
+  seen = s;
+  if (s & 1u) return false;
+  for (size_t i = 0; i < words; ++i) dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+  for (size_t i = words * 8; i < out.len; ++i) out.bytes[i] = base[i];
+  inside();
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (detail::load_seq(base, __ATOMIC_RELAXED) != s) return false;
+  out.seq = s;
+  return true;
+}
+
 // `base` must be 8-byte aligned (a mapping or an aligned buffer).
 template <class Inside>
 Result<RawCopy> seqlock_read(const volatile uint8_t* base, size_t len, Inside&& inside,
                              SeqlockLimits lim = {}) {
   RawCopy out;
   out.len = len < out.bytes.size() ? len : out.bytes.size();
-  const size_t words = out.len / 8;
-  auto* src = reinterpret_cast<const uint64_t*>(const_cast<const uint8_t*>(base));
-  auto* dst = reinterpret_cast<uint64_t*>(out.bytes.data());
   int64_t started = 0;
   uint32_t last_seq = 0;
   for (uint32_t attempt = 0; attempt <= lim.max_retries; ++attempt) {
@@ -65,15 +83,7 @@ Result<RawCopy> seqlock_read(const volatile uint8_t* base, size_t len, Inside&& 
       asm volatile("yield");
 #endif
     }
-    uint32_t s = detail::load_seq(base, __ATOMIC_ACQUIRE);
-    last_seq = s;
-    if (s & 1u) continue;
-    for (size_t i = 0; i < words; ++i) dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
-    for (size_t i = words * 8; i < out.len; ++i) out.bytes[i] = base[i];
-    inside();
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (detail::load_seq(base, __ATOMIC_RELAXED) == s) {
-      out.seq = s;
+    if (seqlock_copy_once(base, out, inside, last_seq)) {
       out.retries = attempt;
       return out;
     }

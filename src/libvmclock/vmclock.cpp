@@ -1,0 +1,385 @@
+// libvmclock: the C API of vmclock.h over the core's page decoding, time
+// math and validity, plus the segment vmclockd publishes.
+//
+// now() is the hot path: while the page's seq_count is the one the cached
+// calibration was decoded from, a call is one clock_gettime, two loads of
+// seq_count around a counter read, and 128-bit arithmetic. A new seq_count
+// takes the slow path once (copy, decode, assess), still without
+// allocating or entering the kernel.
+#include "vmclock/vmclock.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <optional>
+
+#include "abi.h"
+#include "bound_segment.h"
+#include "counter.h"
+#include "fd.h"
+#include "page.h"
+#include "seqlock.h"
+#include "time_math.h"
+#include "validity.h"
+
+namespace {
+
+using namespace vmc;
+
+thread_local char g_open_error[256];
+
+int fail_open(int err, const char* fmt_, const char* path, const char* why) {
+  std::snprintf(g_open_error, sizeof g_open_error, fmt_, path, why);
+  return -err;
+}
+
+struct Marker {
+  uint64_t disruption = 0;
+  std::optional<uint64_t> generation;
+  bool operator==(const Marker&) const = default;
+};
+
+// The page's calibration as of one seq_count, decoded once.
+struct Calibration {
+  uint32_t seq = 1;  // odd: nothing cached yet
+  Page page;
+  Validity validity;
+  Marker marker;
+  bool header_ok = false;  // decoded: the marker is the page's
+  bool bounded = false;    // UTC with a maximum error: a direct bound is possible
+  int32_t status = VMCLOCK_UNKNOWN;
+  const char* why = "page not read yet";
+};
+
+int32_t page_status(abi::ClockStatus s) {
+  switch (s) {
+    case abi::ClockStatus::synchronized: return VMCLOCK_SYNCHRONIZED;
+    case abi::ClockStatus::freerunning: return VMCLOCK_FREERUNNING;
+    default: return VMCLOCK_UNKNOWN;
+  }
+}
+
+const char* why_not_usable(Unusable r) {
+  switch (r) {
+    case Unusable::none: return "";
+    case Unusable::no_counter: return "page carries no time (disruption signals only)";
+    case Unusable::foreign_counter: return "page is calibrated against a counter this CPU cannot read";
+    case Unusable::status_unknown: return "page status UNKNOWN";
+    case Unusable::status_initializing: return "page status INITIALIZING";
+    case Unusable::status_unreliable: return "page status UNRELIABLE";
+    case Unusable::status_invalid: return "page status has a value the ABI does not define";
+    case Unusable::time_monotonic: return "page time is monotonic, not UTC";
+    case Unusable::time_smeared: case Unusable::time_maybe_smeared: return "page time is smeared";
+    case Unusable::time_type_invalid: return "page time_type has a value the ABI does not define";
+    case Unusable::tai_without_offset: case Unusable::tai_offset_zero: return "page time is TAI without a usable offset";
+    case Unusable::smearing_in_force: return "a leap second is being smeared";
+    case Unusable::no_period: return "page counter period is 0";
+  }
+  return "page unusable";
+}
+
+int64_t timespec_ns(const timespec& t) { return t.tv_sec * kNsPerSec + t.tv_nsec; }
+
+timespec ns_timespec(int64_t ns) {
+  timespec t;
+  t.tv_sec = ns / kNsPerSec;
+  t.tv_nsec = ns % kNsPerSec;
+  if (t.tv_nsec < 0) { t.tv_nsec += kNsPerSec; t.tv_sec -= 1; }
+  return t;
+}
+
+}  // namespace
+
+struct vmclock_handle {
+  Fd page_fd, segment_fd;
+  Mapping page_map, segment_map;
+  const volatile uint8_t* page = nullptr;
+  size_t page_len = 0;
+  const volatile bound::segment* segment = nullptr;
+  Calibration cal;
+  std::optional<Marker> last_marker;  // as of the previous answer
+  const char* why = "";
+  char why_buf[160] = {};
+
+  // Refreshes `cal` from a full consistent copy; the counter is read in
+  // the same window. False when the seqlock did not settle (busy host).
+  bool refresh(uint64_t& counter) {
+    RawCopy raw;
+    raw.len = page_len < raw.bytes.size() ? page_len : raw.bytes.size();
+    uint32_t seen = 0;
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      if (seqlock_copy_once(page, raw, [&] { counter = read_counter(); }, seen)) {
+        decode_into(raw);
+        return true;
+      }
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    cal = Calibration{};
+    cal.why = (seen & 1u) ? "page seq_count stays odd (the host is mid-update)" : "page seq_count keeps changing";
+    return false;
+  }
+
+  void decode_into(const RawCopy& raw) {
+    cal = Calibration{};
+    cal.seq = raw.seq;
+    // decode() only fails on the header; checking it here first keeps
+    // the error (and its allocation) off this path.
+    uint32_t magic = load_le32(raw.bytes.data() + offsetof(abi::vmclock_abi, magic));
+    uint32_t size = load_le32(raw.bytes.data() + offsetof(abi::vmclock_abi, size));
+    uint16_t version = static_cast<uint16_t>(raw.bytes[8] | raw.bytes[9] << 8);
+    if (magic != abi::kMagic || version != abi::kVersion || size < abi::kMinSize || size > page_len) {
+      cal.why = "page header changed: not a vmclock page any more";
+      return;
+    }
+    auto p = decode(std::span<const uint8_t>(raw.bytes.data(), raw.len));
+    if (!p) { cal.why = "page does not decode"; return; }
+    cal.header_ok = true;
+    cal.page = *p;
+    cal.marker = Marker{p->disruption_marker, p->vm_generation_counter};
+    cal.validity = assess(*p);
+    cal.status = page_status(p->clock_status);
+    if (!cal.validity.ok()) { cal.why = why_not_usable(cal.validity.reason); return; }
+    if (!p->flags.has(abi::Flag::time_maxerror_valid)) { cal.why = "page has no valid maximum error"; return; }
+    cal.bounded = true;
+    cal.why = "";
+  }
+
+  int now(vmclock_bound& out) {
+    out = vmclock_bound{};
+    timespec rt_ts;
+    clock_gettime(CLOCK_REALTIME, &rt_ts);
+    out.realtime = rt_ts;
+    const int64_t rt = timespec_ns(rt_ts);
+    why = "";
+
+    std::optional<Marker> pm;
+    if (page) {
+      // Fast path: seq_count unchanged since the calibration was decoded.
+      uint64_t counter = 0;
+      uint32_t s1 = detail::load_seq(page, __ATOMIC_ACQUIRE);
+      bool fresh = false;
+      if (s1 == cal.seq && (s1 & 1u) == 0) {
+        counter = read_counter();  // rdtscp/isb: after the load above
+        std::atomic_thread_fence(std::memory_order_acquire);
+        fresh = detail::load_seq(page, __ATOMIC_RELAXED) == s1;
+      }
+      if (!fresh) fresh = refresh(counter);
+      if (fresh && cal.header_ok) pm = cal.marker;
+      if (fresh && cal.bounded) {
+        if (answer_from_page(out, counter, rt)) return finish(out, pm);
+      } else if (!fresh) {
+        why = cal.why;
+      }
+    }
+    if (segment && answer_from_segment(out, rt, pm)) return finish(out, pm);
+    if (!*why) why = page ? cal.why : "no page and no segment";
+    return finish(out, pm);
+  }
+
+  bool answer_from_page(vmclock_bound& out, uint64_t counter, int64_t rt) {
+    auto t = time_at(cal.page, counter);
+    if (!t || !t->maxerror_ns) { why = "page time at this counter overflows"; return false; }
+    Time64 utc = t->time;
+    utc.sec.count += cal.validity.utc_minus_page_sec;
+    auto off = diff_ns(utc, SysTime{rt});
+    if (!off) { why = "page time is centuries from the system clock"; return false; }
+    uint64_t mag = off->count < 0 ? 0 - static_cast<uint64_t>(off->count) : static_cast<uint64_t>(off->count);
+    // +1: diff_ns rounds to the nearest nanosecond.
+    uint64_t b = mag + *t->maxerror_ns + 1;
+    if (b > static_cast<uint64_t>(INT64_MAX) / 2) { why = "page bound too large"; return false; }
+    out.bound_ns = b;
+    out.status = cal.status;
+    out.source = VMCLOCK_SOURCE_PAGE;
+    out.disruption_marker = cal.marker.disruption;
+    return true;
+  }
+
+  bool answer_from_segment(vmclock_bound& out, int64_t rt, const std::optional<Marker>& pm) {
+    std::optional<bound::segment> s;
+    for (int attempt = 0; attempt < 64 && !s; ++attempt) s = bound::try_read(segment);
+    if (!s) { why = "segment is being rewritten without pause"; return false; }
+    if (s->magic != bound::kMagic || s->version != bound::kVersion || s->size < sizeof(bound::segment)) {
+      std::snprintf(why_buf, sizeof why_buf, "segment is not a version %u vmclockd segment (magic %#x, version %u)",
+                    bound::kVersion, s->magic, s->version);
+      why = why_buf;
+      return false;
+    }
+    bound::Record r = bound::to_record(*s);
+    out.source = VMCLOCK_SOURCE_DAEMON;
+    out.disruption_marker = r.disruption_marker;
+    if (pm && !(Marker{r.disruption_marker, r.vm_generation} == *pm)) {
+      // The device moved on: whatever the daemon computed is void.
+      out.status = VMCLOCK_DISRUPTED;
+      out.disruption_marker = pm->disruption;
+      why = "page disruption marker differs from the daemon's: not handled yet";
+      return true;
+    }
+    bound::Grown g = bound::grow(r, rt);
+    using W = bound::Grown::Why;
+    switch (g.why) {
+      case W::none: break;
+      case W::not_synchronized:
+        out.status = static_cast<int32_t>(g.status);
+        why = g.status == bound::Status::disrupted ? "daemon reports a disruption it is still handling"
+                                                   : "daemon has no bound (its source is not synchronised)";
+        return true;
+      case W::stopped: why = "daemon stopped"; return false;
+      case W::void_:
+        std::snprintf(why_buf, sizeof why_buf, "segment void: written %lld s ago",
+                      static_cast<long long>((rt - r.as_of_ns) / kNsPerSec));
+        why = why_buf;
+        return false;
+      case W::stepped_back: why = "system clock is before the segment's time: stepped back"; return false;
+      case W::overflow: why = "segment bound overflows"; return false;
+    }
+    out.bound_ns = g.bound_ns;
+    out.status = static_cast<int32_t>(g.status);
+    return true;
+  }
+
+  int finish(vmclock_bound& out, const std::optional<Marker>& pm) {
+    // The very first answer after the page's marker moved is DISRUPTED,
+    // whatever the source: applications learn of it even when a fresh
+    // direct bound is already available on the next call.
+    if (pm) {
+      if (last_marker && !(*last_marker == *pm)) {
+        out.status = VMCLOCK_DISRUPTED;
+        out.disruption_marker = pm->disruption;
+        why = "page disruption marker changed since the previous call";
+      }
+      last_marker = pm;
+    }
+    if (out.status == VMCLOCK_SYNCHRONIZED || out.status == VMCLOCK_FREERUNNING) {
+      const int64_t c = timespec_ns(out.realtime);
+      const auto b = static_cast<int64_t>(out.bound_ns);
+      out.earliest = ns_timespec(c - b);
+      out.latest = ns_timespec(c + b);
+    } else {
+      out.bound_ns = 0;
+      if (out.status != VMCLOCK_DISRUPTED) out.status = VMCLOCK_UNKNOWN;
+    }
+    return 0;
+  }
+};
+
+namespace {
+
+// 0, or a negative errno with g_open_error set.
+int map_page(vmclock_handle& c, const char* path) {
+  c.page_fd.reset(retry_eintr([&] { return ::open(path, O_RDONLY | O_CLOEXEC); }));
+  if (!c.page_fd) return fail_open(errno, "%s: cannot open: %s", path, std::strerror(errno));
+  struct stat st;
+  if (fstat(c.page_fd.get(), &st) != 0) return fail_open(errno, "%s: %s", path, std::strerror(errno));
+  if (S_ISREG(st.st_mode) && st.st_size < static_cast<off_t>(abi::kMinSize))
+    return fail_open(EPROTO, "%s: %s", path, "too short for a vmclock page");
+  void* p = ::mmap(nullptr, abi::kPageBytes, PROT_READ, MAP_SHARED, c.page_fd.get(), 0);
+  // Without a mapping every read would be a pread(): not for now().
+  if (p == MAP_FAILED) return fail_open(errno, "%s: cannot map: %s", path, std::strerror(errno));
+  c.page_map = Mapping(p, abi::kPageBytes);
+  c.page = static_cast<const volatile uint8_t*>(p);
+  c.page_len = S_ISREG(st.st_mode) && st.st_size < static_cast<off_t>(abi::kPageBytes)
+                   ? static_cast<size_t>(st.st_size) : abi::kPageBytes;
+  auto hdr = check_header(load_le32(const_cast<const uint8_t*>(c.page)),
+                          static_cast<uint16_t>(c.page[8] | c.page[9] << 8),
+                          load_le32(const_cast<const uint8_t*>(c.page) + 4), c.page_len);
+  if (!hdr) return fail_open(EPROTO, "%s: %s", path, hdr.error().message.c_str());
+  uint64_t counter;
+  c.refresh(counter);
+  c.last_marker = c.cal.marker;
+  return 0;
+}
+
+int map_segment(vmclock_handle& c, const char* path) {
+  c.segment_fd.reset(retry_eintr([&] { return ::open(path, O_RDONLY | O_CLOEXEC); }));
+  if (!c.segment_fd) return fail_open(errno, "%s: cannot open: %s", path, std::strerror(errno));
+  struct stat st;
+  if (fstat(c.segment_fd.get(), &st) != 0) return fail_open(errno, "%s: %s", path, std::strerror(errno));
+  if (!S_ISREG(st.st_mode) || st.st_size < static_cast<off_t>(sizeof(bound::segment)))
+    return fail_open(EPROTO, "%s: %s", path, "not a vmclockd bound segment (too short)");
+  void* p = ::mmap(nullptr, bound::kFileBytes, PROT_READ, MAP_SHARED, c.segment_fd.get(), 0);
+  if (p == MAP_FAILED) return fail_open(errno, "%s: cannot map: %s", path, std::strerror(errno));
+  c.segment_map = Mapping(p, bound::kFileBytes);
+  c.segment = static_cast<const volatile bound::segment*>(p);
+  return 0;
+}
+
+}  // namespace
+
+extern "C" {
+
+int vmclock_open(vmclock_t** out, const struct vmclock_options* options) {
+  g_open_error[0] = 0;
+  if (!out) return fail_open(EINVAL, "%s%s", "vmclock_open: ", "clock is NULL");
+  *out = nullptr;
+  const char* page_path = VMCLOCK_DEFAULT_PAGE;
+  const char* segment_path = VMCLOCK_DEFAULT_SEGMENT;
+  if (options) {
+    if (options->size < offsetof(vmclock_options, segment_path) + sizeof(const char*))
+      return fail_open(EINVAL, "%s%s", "vmclock_open: ", "options->size is too small");
+    if (options->page_path) page_path = options->page_path;
+    if (options->segment_path) segment_path = options->segment_path;
+  }
+  auto* c = new (std::nothrow) vmclock_handle;
+  if (!c) return fail_open(ENOMEM, "%s%s", "vmclock_open: ", "out of memory");
+  char page_err[256] = "", seg_err[256] = "";
+  int page_rc = -ENOENT, seg_rc = -ENOENT;
+  if (*page_path) {
+    page_rc = map_page(*c, page_path);
+    if (page_rc) {
+      std::memcpy(page_err, g_open_error, sizeof page_err);
+      c->page_map.reset(); c->page_fd.reset(); c->page = nullptr;
+    }
+  }
+  if (*segment_path) {
+    seg_rc = map_segment(*c, segment_path);
+    if (seg_rc) {
+      std::memcpy(seg_err, g_open_error, sizeof seg_err);
+      c->segment_map.reset(); c->segment_fd.reset(); c->segment = nullptr;
+    }
+  }
+  if (page_rc && seg_rc) {
+    std::snprintf(g_open_error, sizeof g_open_error, "%s; %s", *page_err ? page_err : "no page",
+                  *seg_err ? seg_err : "no segment");
+    delete c;
+    // The more telling error: a file that exists but is wrong, else absence.
+    return page_rc != -ENOENT ? page_rc : seg_rc;
+  }
+  *out = c;
+  return 0;
+}
+
+int vmclock_now(vmclock_t* clock, struct vmclock_bound* bound, uint32_t size) {
+  if (!clock || !bound || size < sizeof(struct vmclock_bound)) return -EINVAL;
+  return clock->now(*bound);
+}
+
+void vmclock_close(vmclock_t* clock) { delete clock; }
+
+const char* vmclock_status_name(int32_t status) {
+  switch (status) {
+    case VMCLOCK_SYNCHRONIZED: return "synchronized";
+    case VMCLOCK_FREERUNNING: return "freerunning";
+    case VMCLOCK_DISRUPTED: return "disrupted";
+    default: return "unknown";
+  }
+}
+
+const char* vmclock_source_name(int32_t source) {
+  switch (source) {
+    case VMCLOCK_SOURCE_PAGE: return "page";
+    case VMCLOCK_SOURCE_DAEMON: return "daemon";
+    default: return "none";
+  }
+}
+
+const char* vmclock_open_error(void) { return g_open_error; }
+
+const char* vmclock_why(const vmclock_t* clock) { return clock ? clock->why : "clock is NULL"; }
+
+}  // extern "C"
