@@ -107,12 +107,12 @@ struct Grown {
 
 inline Grown grow(const Record& r, int64_t now_ns) {
   Grown g;
+  if (r.stopped) { g.why = Grown::Why::stopped; return g; }
   if (r.status != Status::synchronized && r.status != Status::freerunning) {
     g.status = r.status == Status::disrupted ? Status::disrupted : Status::unknown;
     g.why = Grown::Why::not_synchronized;
     return g;
   }
-  if (r.stopped) { g.why = Grown::Why::stopped; return g; }
   __extension__ using i128 = __int128;
   i128 elapsed = static_cast<i128>(now_ns) - r.as_of_ns;
   if (elapsed < -1'000'000'000) { g.why = Grown::Why::stepped_back; return g; }

@@ -59,6 +59,24 @@ const Option kOptions[] = {
      "Prometheus text file for node_exporter's textfile collector; empty for none",
      [](const Config& c) { return absolute_path_or_empty(c.metrics_file, true); }},
     {"daemon", "user", &Config::user, {}, "user to switch to when started as root; empty to keep running as the invoking user"},
+    {"bound", "segment", &Config::bound_segment, {},
+     "file libvmclock maps for its bound when it cannot use the page itself; empty for none",
+     [](const Config& c) { return absolute_path_or_empty(c.bound_segment, true); }},
+    {"bound", "source", &Config::bound_source, {},
+     "where the published bound comes from: page (vmclockd's samples), chrony (chronyd's tracking: root "
+     "delay/2 + root dispersion + |correction|), auto (page when it carries time, else chrony)",
+     [](const Config& c) {
+       return c.bound_source == "auto" || c.bound_source == "page" || c.bound_source == "chrony"
+                  ? std::string() : std::string("must be auto, page or chrony");
+     }},
+    {"bound", "max_drift_ppb", &Config::bound_max_drift_ppb, {0, 1'000'000'000},
+     "how fast readers grow the bound after it was written (parts per billion of elapsed time)"},
+    {"bound", "stale_after_ms", &Config::bound_stale_after_ms, {1, 3'600'000},
+     "readers report FREERUNNING when the bound is older than this"},
+    {"bound", "void_after_s", &Config::bound_void_after_s, {1, 86'400},
+     "readers report UNKNOWN when the bound is older than this"},
+    {"bound", "tracking_interval_ms", &Config::bound_tracking_interval_ms, {100, 3'600'000},
+     "how often chronyd's tracking is read when the bound comes from chrony"},
     {"ptp4l", "uds_address", &Config::ptp4l_uds_address, {}, "ptp4l's management socket",
      [](const Config& c) { return absolute_path_or_empty(c.ptp4l_uds_address, false); }},
     {"ptp4l", "time_source", &Config::ptp4l_time_source, {},
@@ -165,10 +183,10 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
   // chrony recommends SOCK for new feeders: it is the sink unless the
   // file chose otherwise.
   if (c.shm_unit < 0 && !sock_given) c.sock = kDefaultSock;
-  if (c.shm_unit < 0 && c.sock.empty() && c.command_socket.empty() && !c.ptp4l)
+  if (c.shm_unit < 0 && c.sock.empty() && c.command_socket.empty() && !c.ptp4l && c.bound_segment.empty())
     return make_error(Errc::config,
-                      fmt::format("{}: nothing to feed: set chrony.shm_unit, chrony.sock, chrony.command_socket or a "
-                                  "[ptp4l] section",
+                      fmt::format("{}: nothing to feed: set chrony.shm_unit, chrony.sock, chrony.command_socket, "
+                                  "bound.segment or a [ptp4l] section",
                                   name));
   return c;
 }

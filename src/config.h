@@ -32,6 +32,13 @@ struct Config {
   std::string status_file = "/run/vmclockd/status.json";
   std::string metrics_file;
   std::string user = "vmclockd";
+  // [bound]: the segment libvmclock reads
+  std::string bound_segment = "/run/vmclockd/bound";  // empty: not published
+  std::string bound_source = "auto";                  // auto, page, chrony
+  int64_t bound_max_drift_ppb = 15'000;
+  int64_t bound_stale_after_ms = 2'000;
+  int64_t bound_void_after_s = 300;
+  int64_t bound_tracking_interval_ms = 1'000;
   // [ptp4l]; present only when the section is
   bool ptp4l = false;
   std::string ptp4l_uds_address = "/var/run/ptp4l";

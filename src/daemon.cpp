@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "daemon_bound.h"
 #include "daemon_ptp4l.h"
 #include "page_json.h"
 #include "report_file.h"
@@ -111,6 +112,33 @@ Status Daemon::build_sinks(const Config& old, bool first) {
       cmd_ = std::move(*c);
     }
   }
+  const bool bound_changed = first || old.bound_segment != cfg_.bound_segment ||
+                             old.bound_source != cfg_.bound_source || old.bound_max_drift_ppb != cfg_.bound_max_drift_ppb ||
+                             old.bound_stale_after_ms != cfg_.bound_stale_after_ms ||
+                             old.bound_void_after_s != cfg_.bound_void_after_s ||
+                             old.bound_tracking_interval_ms != cfg_.bound_tracking_interval_ms ||
+                             old.command_socket != cfg_.command_socket || old.client_dir != cfg_.client_dir;
+  if (bound_changed) {
+    bound_.reset();
+    tracking_cmd_.reset();
+    if (!cfg_.bound_segment.empty()) {
+      auto b = BoundFeed::create(cfg_);
+      if (!b) return b.error();
+      bound_ = std::move(*b);
+      if (last_page_) bound_->on_page(*last_page_, now().real.ns);
+      if (!cfg_.command_socket.empty() && cfg_.bound_source != "page") {
+        chrony::CmdOptions o;
+        o.socket_path = cfg_.command_socket;
+        o.client_dir = cfg_.client_dir;
+        o.tries = 2;  // 10 ms at most: the loop also watches the marker
+        o.log = make_log_fn();
+        auto c = chrony::CmdClient::open(o);
+        if (!c) return c.error();
+        tracking_cmd_ = std::move(*c);
+      }
+      next_tracking_ns_ = 0;
+    }
+  }
   const bool ptp_changed = first || ptp4l_options(old) != ptp4l_options(cfg_);
   if (ptp_changed) {
     ptp_.reset();
@@ -174,8 +202,12 @@ void Daemon::handle_snapshot_events(const Page& p, const Clock& c) {
       reports_dirty_ = true;
     }
   }
-  if (!disruptions.empty()) on_disruption(disruptions, c);
   last_page_ = p;
+  if (!disruptions.empty()) {
+    on_disruption(disruptions, c);
+  } else if (bound_) {
+    bound_->on_page(p, c.real.ns);
+  }
   last_seq_ = p.seq_count;
 }
 
@@ -206,6 +238,11 @@ void Daemon::on_disruption(const std::vector<DisruptionEvent>& ev, const Clock& 
   reset_pending_since_ns_ = c.mono_ns;
   disruption_detected_mono_ns_ = c.mono_ns;
   if (ptp_) ptp_->on_disruption();
+  if (bound_) {
+    bound_->on_disruption(*last_page_, c.real.ns);
+    // Nobody resets chronyd: its next clock update is the best there is.
+    if (!cmd_) bound_->on_reset_done(c.real.ns);
+  }
   // The snapshot that showed the change was consistent: reset at once,
   // then sample at once so chrony gets the new calibration without delay.
   if (!tracker_.imminent()) try_reset(c);
@@ -233,6 +270,7 @@ void Daemon::try_reset(const Clock& c) {
   ++counters_.resets_sent;
   reset_pending_ = false;
   if (last_disruption_) last_disruption_->reset_latency_ns = done.mono_ns - disruption_detected_mono_ns_;
+  if (bound_) bound_->on_reset_done(done.real.ns);
   incidents_.recover("chrony", "reset", "RESET_SOURCES works again");
   std::string extra;
   if (cfg_.burst) {
@@ -289,6 +327,7 @@ void Daemon::sample_tick(const Clock& c) {
     incidents_.fail("page", "read", e.message);
     if (state_ == DaemonState::synced) withdraw_all();
     set_state(DaemonState::no_data, e.message);
+    if (bound_) bound_->on_no_sample(e.message, c.real.ns);
   };
   if (auto r = source_->refresh(); !r) return page_error(r.error());
   // A page stuck mid-update is retried briefly, not for the kernel's full
@@ -313,6 +352,7 @@ void Daemon::sample_tick(const Clock& c) {
   }
   auto refuse = [&](std::string why) {
     ++counters_.samples_refused;
+    if (bound_ && !ptp_sample_) bound_->on_no_sample(why, c.real.ns);
     if (state_ == DaemonState::synced) withdraw_all();
     set_state(DaemonState::no_data, std::move(why));
   };
@@ -324,6 +364,8 @@ void Daemon::sample_tick(const Clock& c) {
   if (s.disruption_marker != tracker_.marker())
     return refuse("sample taken across a disruption");
   ptp_sample_ = s;
+  // The bound is honest whatever chrony's maxerror limit: it carries the error.
+  if (bound_) bound_->on_sample(s, out->snapshot.page.clock_status);
   if (s.maxerror_ns > static_cast<uint64_t>(cfg_.max_error_ns))
     return refuse(fmt::format("maxerror {} ns is over the limit of {} ns", s.maxerror_ns, cfg_.max_error_ns));
   bool any = false;
@@ -402,6 +444,7 @@ std::string Daemon::status_json(const Clock& c) const {
   }
   j["sinks"] = sinks;
   j["ptp4l"] = ptp_ ? ptp_->status_json() : json(nullptr);
+  j["bound"] = bound_ ? bound_->status_json() : json(nullptr);
   return j.dump(2) + "\n";
 }
 
@@ -511,6 +554,7 @@ int Daemon::run() {
       next_sample_ns_ = c.mono_ns + cfg_.interval_ms * kMs;
     }
     makestep_tick(c);
+    tracking_tick(c);
     if (ptp_)
       ptp_->tick(state_ == DaemonState::disrupted || state_ == DaemonState::paused, last_page_, ptp_sample_,
                  c.mono_ns);
@@ -522,6 +566,7 @@ int Daemon::run() {
     int64_t wake = std::min({next_watch_ns_, next_sample_ns_, next_report_ns_});
     if (!makestep_due_ns_.empty()) wake = std::min(wake, makestep_due_ns_.front());
     if (ptp_) wake = std::min(wake, c.mono_ns + 1000 * kMs);
+    if (tracking_cmd_ && bound_ && bound_->wants_tracking()) wake = std::min(wake, next_tracking_ns_);
     int64_t wait = std::max<int64_t>(0, wake - now().mono_ns);
     pollfd fds[2] = {{sig_fd_, POLLIN, 0}, {source_ ? source_->notify_fd() : -1, POLLIN, 0}};
     timespec ts{wait / kNsPerSec, wait % kNsPerSec};
@@ -549,6 +594,16 @@ int Daemon::run() {
   withdraw_all();
   write_reports(now(), true);
   return 0;
+}
+
+}  // namespace vmc
+
+namespace vmc {
+
+void Daemon::tracking_tick(const Clock& c) {
+  if (!tracking_cmd_ || !bound_ || !bound_->wants_tracking() || c.mono_ns < next_tracking_ns_) return;
+  next_tracking_ns_ = c.mono_ns + bound_->tracking_interval_ns();
+  (void)c;
 }
 
 }  // namespace vmc

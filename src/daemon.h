@@ -17,6 +17,7 @@
 namespace vmc {
 
 class Ptp4lFeed;  // daemon_ptp4l.cpp
+class BoundFeed;  // daemon_bound.cpp
 
 // What the daemon tells the world; one word each (status file, sd_notify).
 enum class DaemonState { starting, synced, no_data, disrupted, paused };
@@ -62,6 +63,7 @@ class Daemon {
   void on_disruption(const std::vector<DisruptionEvent>& ev, const Clock& c);
   void try_reset(const Clock& c);
   void makestep_tick(const Clock& c);
+  void tracking_tick(const Clock& c);
   void set_state(DaemonState s, std::string reason);
   void withdraw_all();
   void reload();
@@ -78,6 +80,8 @@ class Daemon {
   std::vector<std::unique_ptr<chrony::SampleSink>> sinks_;
   std::unique_ptr<chrony::CmdClient> cmd_;
   std::unique_ptr<Ptp4lFeed> ptp_;
+  std::unique_ptr<BoundFeed> bound_;
+  std::unique_ptr<chrony::CmdClient> tracking_cmd_;  // its own socket: never waits behind a reset
   DisruptionTracker tracker_;
   log::Incidents incidents_;
 
@@ -99,6 +103,7 @@ class Daemon {
   int64_t next_sample_ns_ = 0;
   int64_t next_watch_ns_ = 0;
   int64_t next_report_ns_ = 0;
+  int64_t next_tracking_ns_ = 0;
   int64_t last_watchdog_ns_ = 0;
   uint64_t watchdog_usec_ = 0;
   bool reports_dirty_ = true;

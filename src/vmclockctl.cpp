@@ -17,6 +17,7 @@
 #include "sampler.h"
 #include "time_math.h"
 #include "version.h"
+#include "vmclock/vmclock.h"
 
 namespace {
 
@@ -222,10 +223,55 @@ int cmd_status(const std::string& path, bool as_json) {
                  str(get(s, "last_error")) == "-" || str(get(s, "last_error")).empty()
                      ? ""
                      : ", last error: " + str(get(s, "last_error")));
+  const json bnd = get(j, "bound");
+  if (bnd.is_object())
+    fmt::print("bound        {} +- {} from {} in {}{}\n", str(get(bnd, "status")), fmt_ns(get(bnd, "bound_ns")),
+               str(get(bnd, "source")), str(get(bnd, "segment")),
+               get(bnd, "why").is_null() ? "" : " (" + str(get(bnd, "why")) + ")");
   const json ptp = get(j, "ptp4l");
   if (ptp.is_object()) fmt::print("ptp4l        {}\n", ptp.dump());
   fmt::print("updated      {}\n", str(get(j, "updated")));
   return 0;
+}
+
+// The interval as an application linking libvmclock sees it.
+int cmd_bound(const std::string& page, const std::string& segment, bool as_json, int count, int interval_ms) {
+  vmclock_options o{};
+  o.size = sizeof o;
+  o.page_path = page.c_str();
+  o.segment_path = segment.c_str();
+  vmclock_t* c = nullptr;
+  if (int rc = vmclock_open(&c, &o); rc != 0)
+    return fail({rc == -ENOENT || rc == -EACCES ? Errc::no_input : Errc::data, vmclock_open_error()});
+  int rc = 0;
+  for (int i = 0; (count == 0 || i < count) && !g_stop; ++i) {
+    if (i > 0) ::poll(nullptr, 0, interval_ms);
+    vmclock_bound b;
+    vmclock_now(c, &b, sizeof b);
+    const bool valid = b.status == VMCLOCK_SYNCHRONIZED || b.status == VMCLOCK_FREERUNNING;
+    rc = valid ? 0 : static_cast<int>(Errc::unavailable);
+    auto ns = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * kNsPerSec + t.tv_nsec; };
+    if (as_json) {
+      json j{{"status", vmclock_status_name(b.status)},
+             {"source", vmclock_source_name(b.source)},
+             {"realtime_ns", ns(b.realtime)},
+             {"earliest_ns", valid ? json(ns(b.earliest)) : json(nullptr)},
+             {"latest_ns", valid ? json(ns(b.latest)) : json(nullptr)},
+             {"bound_ns", valid ? json(b.bound_ns) : json(nullptr)},
+             {"disruption_marker", b.disruption_marker},
+             {"why", *vmclock_why(c) ? json(vmclock_why(c)) : json(nullptr)}};
+      print_json(j);
+    } else if (valid) {
+      fmt::print("{} +- {} ({}, from the {})\n", format_utc(SysTime{ns(b.realtime)}),
+                 fmt_ns(json(static_cast<int64_t>(b.bound_ns))), vmclock_status_name(b.status),
+                 vmclock_source_name(b.source));
+    } else {
+      fmt::print("{}: no bound: {}\n", vmclock_status_name(b.status), vmclock_why(c));
+    }
+    std::fflush(stdout);
+  }
+  vmclock_close(c);
+  return rc;
 }
 
 }  // namespace
@@ -256,6 +302,13 @@ int main(int argc, char** argv) {
   std::string status_file = "/run/vmclockd/status.json";
   status->add_option("--status-file", status_file, "the daemon's status file")->capture_default_str();
   status->add_flag("--json", as_json, "JSON output");
+  auto* boundc = app.add_subcommand("bound", "the interval libvmclock gives applications: earliest, latest, status");
+  std::string segment = "/run/vmclockd/bound";
+  boundc->add_option("--segment", segment, "the bound vmclockd publishes (\"\" for none)")->capture_default_str();
+  int bound_count = 1;
+  boundc->add_option("--count", bound_count, "answers to print, 0 for until interrupted")->check(CLI::NonNegativeNumber)->capture_default_str();
+  boundc->add_option("--interval-ms", interval_ms, "time between answers")->check(CLI::Range(1, 60000));
+  boundc->add_flag("--json", as_json, "JSON output, one object per answer");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -269,6 +322,7 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
+  if (*boundc) return cmd_bound(page, segment, as_json, bound_count, interval_ms);
   auto src = open_source(page);
   if (!src) return fail(src.error());
   if (*dump) return cmd_dump(**src, as_json);

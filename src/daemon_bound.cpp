@@ -1,0 +1,134 @@
+#include "daemon_bound.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdlib>
+
+#include "logging.h"
+#include "validity.h"
+
+namespace vmc {
+
+Result<std::unique_ptr<BoundFeed>> BoundFeed::create(const Config& cfg) {
+  auto p = BoundPublisher::open(cfg.bound_segment);
+  if (!p) return p.error();
+  log::info("bound", fmt::format("publishing the bound for libvmclock in {} (source {})", cfg.bound_segment,
+                                 cfg.bound_source));
+  return std::unique_ptr<BoundFeed>(new BoundFeed(cfg, std::move(*p)));
+}
+
+BoundFeed::~BoundFeed() {
+  bound::Record r = base(pub_->last().as_of_ns);
+  r.status = bound::Status::unknown;
+  r.stopped = true;
+  pub_->publish(r);
+}
+
+bool BoundFeed::from_chrony() const {
+  if (cfg_.bound_source == "chrony") return true;
+  if (cfg_.bound_source == "page") return false;
+  return !page_has_time_;
+}
+
+bool BoundFeed::wants_tracking() const { return from_chrony(); }
+
+bound::Record BoundFeed::base(int64_t as_of_ns) const {
+  bound::Record r;
+  r.disruption_marker = marker_;
+  r.vm_generation = generation_;
+  r.as_of_ns = as_of_ns;
+  r.max_drift_ppb = static_cast<uint32_t>(cfg_.bound_max_drift_ppb);
+  r.from_chrony = from_chrony();
+  r.stale_after_ns = cfg_.bound_stale_after_ms * 1'000'000;
+  r.void_after_ns = cfg_.bound_void_after_s * 1'000'000'000;
+  return r;
+}
+
+void BoundFeed::publish(bound::Status st, uint64_t bound_ns, int64_t as_of_ns, std::string why) {
+  bound::Record r = base(as_of_ns);
+  r.status = st;
+  r.bound_ns = st == bound::Status::synchronized || st == bound::Status::freerunning ? bound_ns : 0;
+  pub_->publish(r);
+  why_ = std::move(why);
+}
+
+void BoundFeed::on_page(const Page& page, int64_t real_ns) {
+  (void)real_ns;
+  // A counter the page calibrates: the page is the better source.
+  page_has_time_ = assess(page).reason != Unusable::no_counter;
+  marker_ = page.disruption_marker;
+  generation_ = page.vm_generation_counter;
+}
+
+void BoundFeed::on_disruption(const Page& page, int64_t real_ns) {
+  on_page(page, real_ns);
+  disrupted_ = true;
+  reset_done_ns_ = 0;
+  publish(bound::Status::disrupted, 0, real_ns, "disruption: waiting for a measurement under the new marker");
+}
+
+void BoundFeed::on_reset_done(int64_t real_ns) { reset_done_ns_ = real_ns; }
+
+void BoundFeed::on_sample(const Sample& s, abi::ClockStatus status) {
+  if (from_chrony()) return;
+  if (s.disruption_marker != marker_) return;
+  disrupted_ = false;
+  const uint64_t off = static_cast<uint64_t>(std::llabs(s.offset.count));
+  // The sample bounds the system clock at its midpoint: |offset| away
+  // from the page's time, which is itself within maxerror of UTC.
+  publish(status == abi::ClockStatus::freerunning ? bound::Status::freerunning : bound::Status::synchronized,
+          off + s.maxerror_ns + 1, s.system.ns, "");
+}
+
+void BoundFeed::on_no_sample(const std::string& why, int64_t real_ns) {
+  if (from_chrony()) return;
+  if (disrupted_) return;  // stays DISRUPTED until a sample under the new marker
+  publish(bound::Status::unknown, 0, real_ns, why);
+}
+
+void BoundFeed::on_tracking(const TrackingView& t, int64_t asked_real_ns) {
+  if (!from_chrony()) return;
+  if (!t.synchronised) {
+    if (!disrupted_) publish(bound::Status::unknown, 0, asked_real_ns, "chronyd is not synchronised");
+    return;
+  }
+  if (disrupted_) {
+    // chronyd's estimate counts again only once it has updated the clock
+    // after the reset: before that it describes the old host.
+    if (reset_done_ns_ == 0 || t.ref_time_ns <= reset_done_ns_) return;
+    disrupted_ = false;
+  }
+  double b = t.root_delay_s / 2 + t.root_dispersion_s + std::fabs(t.current_correction_s);
+  if (!(b >= 0) || b > 1e6) {
+    publish(bound::Status::unknown, 0, asked_real_ns, fmt::format("chronyd's bound {} s is not usable", b));
+    return;
+  }
+  // Asked before chronyd computed its dispersion: the bound only grows
+  // between the two, so dating it at the question is conservative.
+  publish(bound::Status::synchronized, static_cast<uint64_t>(std::ceil(b * 1e9)), asked_real_ns, "");
+}
+
+void BoundFeed::on_tracking_failed(const std::string& why, int64_t real_ns) {
+  if (!from_chrony()) return;
+  // Keep the last bound: readers grow it and see it stale, then void.
+  // Only a disruption or a bad answer replaces it.
+  (void)real_ns;
+  why_ = why;
+}
+
+nlohmann::json BoundFeed::status_json() const {
+  const auto& r = pub_->last();
+  nlohmann::json j;
+  j["segment"] = pub_->path();
+  j["source"] = from_chrony() ? "chrony" : "page";
+  static constexpr const char* kNames[] = {"unknown", "synchronized", "freerunning", "disrupted"};
+  j["status"] = kNames[static_cast<uint32_t>(r.status) & 3u];
+  j["bound_ns"] = r.bound_ns;
+  j["as_of_ns"] = r.as_of_ns;
+  j["disruption_marker"] = r.disruption_marker;
+  if (!why_.empty()) j["why"] = why_;
+  return j;
+}
+
+}  // namespace vmc

@@ -1,0 +1,64 @@
+#pragma once
+// What vmclockd publishes for libvmclock (bound_segment.h): the bound on
+// the system clock's error, from the daemon's own page samples (|offset|
+// + maxerror) or, when the page carries no time, from chronyd's tracking
+// (root delay/2 + root dispersion + |current correction|, as AWS
+// ClockBound computes it). A disruption voids it at once and until the
+// source has measured again under the new marker.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "bound_publisher.h"
+#include "config.h"
+#include "page.h"
+#include "sampler.h"
+
+namespace vmc {
+
+// chronyd's TRACKING reply, the fields the bound needs.
+struct TrackingView {
+  bool synchronised = false;  // leap_status not "not synchronised", stratum < 16
+  int64_t ref_time_ns = 0;    // CLOCK_REALTIME of chronyd's last clock update
+  double root_delay_s = 0, root_dispersion_s = 0, current_correction_s = 0;
+};
+
+class BoundFeed {
+ public:
+  static Result<std::unique_ptr<BoundFeed>> create(const Config& cfg);
+  ~BoundFeed();  // publishes "stopped"
+
+  // From the daemon's loop. `page` is the latest consistent snapshot.
+  void on_page(const Page& page, int64_t real_ns);
+  void on_sample(const Sample& s, abi::ClockStatus status);
+  void on_no_sample(const std::string& why, int64_t real_ns);
+  void on_disruption(const Page& page, int64_t real_ns);
+  void on_reset_done(int64_t real_ns);
+  void on_tracking(const TrackingView& t, int64_t asked_real_ns);
+  void on_tracking_failed(const std::string& why, int64_t real_ns);
+
+  // True when chronyd's tracking should be read (chrony is the source).
+  bool wants_tracking() const;
+  int64_t tracking_interval_ns() const { return cfg_.bound_tracking_interval_ms * 1'000'000; }
+  nlohmann::json status_json() const;
+
+ private:
+  BoundFeed(const Config& cfg, std::unique_ptr<BoundPublisher> pub) : cfg_(cfg), pub_(std::move(pub)) {}
+  bool from_chrony() const;
+  void publish(bound::Status st, uint64_t bound_ns, int64_t as_of_ns, std::string why);
+  bound::Record base(int64_t as_of_ns) const;
+
+  Config cfg_;
+  std::unique_ptr<BoundPublisher> pub_;
+  uint64_t marker_ = 0;
+  std::optional<uint64_t> generation_;
+  bool page_has_time_ = false;
+  bool disrupted_ = false;
+  int64_t reset_done_ns_ = 0;  // chronyd's view counts again once it updated after this
+  std::string why_;
+};
+
+}  // namespace vmc
