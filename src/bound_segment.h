@@ -64,19 +64,23 @@ struct Record {
   bool operator==(const Record&) const = default;
 };
 
-// Seqlock read of a mapped segment; nullopt while a write is in progress
-// (the caller retries or gives up). The header is not checked here.
-inline std::optional<segment> try_read(const volatile segment* s) {
+// Seqlock read of a mapped segment into `copy`; false while a write is in
+// progress (the caller retries or gives up). The header is not checked.
+inline bool try_read(const volatile segment* s, segment& copy) {
   auto* seqp = const_cast<const uint32_t*>(&s->seq);
   uint32_t a = __atomic_load_n(seqp, __ATOMIC_ACQUIRE);
-  if (a & 1u) return std::nullopt;
-  segment copy;
+  if (a & 1u) return false;
   auto* src = reinterpret_cast<const volatile uint64_t*>(s);
   auto* dst = reinterpret_cast<uint64_t*>(&copy);
   for (size_t i = 0; i < sizeof(segment) / 8; ++i)
     dst[i] = __atomic_load_n(const_cast<const uint64_t*>(&src[i]), __ATOMIC_RELAXED);
   std::atomic_thread_fence(std::memory_order_acquire);
-  if (__atomic_load_n(seqp, __ATOMIC_RELAXED) != a) return std::nullopt;
+  return __atomic_load_n(seqp, __ATOMIC_RELAXED) == a;
+}
+
+inline std::optional<segment> try_read(const volatile segment* s) {
+  segment copy;
+  if (!try_read(s, copy)) return std::nullopt;
   return copy;
 }
 
@@ -118,8 +122,11 @@ inline Grown grow(const Record& r, int64_t now_ns) {
   if (elapsed < -1'000'000'000) { g.why = Grown::Why::stepped_back; return g; }
   if (elapsed < 0) elapsed = 0;  // the daemon wrote it between our clock read and our segment read
   if (elapsed > r.void_after_ns) { g.why = Grown::Why::void_; return g; }
-  // ns * ppb / 1e9, rounded up: at most 2^63 * 2^32, inside 128 bits.
-  i128 growth = (elapsed * r.max_drift_ppb + 999'999'999) / 1'000'000'000;
+  // ns * ppb / 1e9, rounded up, in 64-bit steps (a 128-bit division is a
+  // library call, too slow for now()): whole seconds times ppb is exact.
+  const auto e = static_cast<uint64_t>(elapsed);
+  const i128 growth = static_cast<i128>(e / 1'000'000'000) * r.max_drift_ppb +
+                      (e % 1'000'000'000 * r.max_drift_ppb + 999'999'999) / 1'000'000'000;
   i128 b = static_cast<i128>(r.bound_ns) + growth;
   if (b > INT64_MAX) { g.why = Grown::Why::overflow; return g; }
   g.bound_ns = static_cast<uint64_t>(b);

@@ -61,7 +61,13 @@ struct vmclock_options {
 	uint32_t size; /* sizeof(struct vmclock_options) */
 	const char *page_path;
 	const char *segment_path;
+	uint32_t flags; /* VMCLOCK_OPEN_* */
 };
+
+/* Answer from the daemon's segment only, even when the page carries time
+ * (the page still gives its disruption marker): chronyd's view of the
+ * clock rather than the host's. */
+#define VMCLOCK_OPEN_PUBLISHED_ONLY 0x1u
 
 /* Maps the page and the segment (whichever can be opened). Returns 0, or a
  * negative errno when neither can be used: -ENOENT both absent, -EACCES,

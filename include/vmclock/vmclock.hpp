@@ -47,11 +47,12 @@ class clock {
  public:
   // Throws open_error naming the paths when neither the page nor the
   // segment can be used.
-  explicit clock(const char* page_path = nullptr, const char* segment_path = nullptr) {
+  explicit clock(const char* page_path = nullptr, const char* segment_path = nullptr, uint32_t flags = 0) {
     vmclock_options o{};
     o.size = sizeof o;
     o.page_path = page_path;
     o.segment_path = segment_path;
+    o.flags = flags;
     if (int rc = vmclock_open(&c_, &o); rc != 0)
       throw open_error(-rc, vmclock_open_error());
   }

@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "abi.h"
+#include "bound_math.h"
 #include "bound_segment.h"
 #include "counter.h"
 #include "fd.h"
@@ -37,9 +38,11 @@ int fail_open(int err, const char* fmt_, const char* path, const char* why) {
   return -err;
 }
 
+// Plain integers: compared and copied on every call.
 struct Marker {
   uint64_t disruption = 0;
-  std::optional<uint64_t> generation;
+  uint64_t generation = 0;
+  bool has_generation = false;
   bool operator==(const Marker&) const = default;
 };
 
@@ -51,6 +54,7 @@ struct Calibration {
   Marker marker;
   bool header_ok = false;  // decoded: the marker is the page's
   bool bounded = false;    // UTC with a maximum error: a direct bound is possible
+  std::optional<FastBound> fast;
   int32_t status = VMCLOCK_UNKNOWN;
   const char* why = "page not read yet";
 };
@@ -101,9 +105,11 @@ struct vmclock_handle {
   size_t page_len = 0;
   const volatile bound::segment* segment = nullptr;
   Calibration cal;
-  std::optional<Marker> last_marker;  // as of the previous answer
+  Marker last_marker;  // as of the previous answer
+  bool have_last_marker = false;
   const char* why = "";
   char why_buf[160] = {};
+  bool published_only = false;
 
   // Refreshes `cal` from a full consistent copy; the counter is read in
   // the same window. False when the seqlock did not settle (busy host).
@@ -141,12 +147,14 @@ struct vmclock_handle {
     if (!p) { cal.why = "page does not decode"; return; }
     cal.header_ok = true;
     cal.page = *p;
-    cal.marker = Marker{p->disruption_marker, p->vm_generation_counter};
+    cal.marker = Marker{p->disruption_marker, p->vm_generation_counter.value_or(0),
+                        p->vm_generation_counter.has_value()};
     cal.validity = assess(*p);
     cal.status = page_status(p->clock_status);
     if (!cal.validity.ok()) { cal.why = why_not_usable(cal.validity.reason); return; }
     if (!p->flags.has(abi::Flag::time_maxerror_valid)) { cal.why = "page has no valid maximum error"; return; }
     cal.bounded = true;
+    cal.fast = FastBound::from(*p, cal.validity.utc_minus_page_sec);
     cal.why = "";
   }
 
@@ -158,20 +166,30 @@ struct vmclock_handle {
     const int64_t rt = timespec_ns(rt_ts);
     why = "";
 
-    std::optional<Marker> pm;
+    const Marker* pm = nullptr;
     if (page) {
       // Fast path: seq_count unchanged since the calibration was decoded.
+      // The counter is read only when the page can use it, and without
+      // rdtscp's wait (read_counter_unordered): the bound covers the page's
+      // time at whatever instant the reading took, and it is taken between
+      // two loads of seq_count in program order, which is what a pause of
+      // the guest respects.
       uint64_t counter = 0;
+      const bool wants_counter = cal.bounded && !published_only;
       uint32_t s1 = detail::load_seq(page, __ATOMIC_ACQUIRE);
       bool fresh = false;
       if (s1 == cal.seq && (s1 & 1u) == 0) {
-        counter = read_counter();  // rdtscp/isb: after the load above
-        std::atomic_thread_fence(std::memory_order_acquire);
-        fresh = detail::load_seq(page, __ATOMIC_RELAXED) == s1;
+        if (wants_counter) {
+          counter = read_counter_unordered();
+          std::atomic_thread_fence(std::memory_order_acquire);
+          fresh = detail::load_seq(page, __ATOMIC_RELAXED) == s1;
+        } else {
+          fresh = true;
+        }
       }
       if (!fresh) fresh = refresh(counter);
-      if (fresh && cal.header_ok) pm = cal.marker;
-      if (fresh && cal.bounded) {
+      if (fresh && cal.header_ok) pm = &cal.marker;
+      if (fresh && cal.bounded && !published_only) {
         if (answer_from_page(out, counter, rt)) return finish(out, pm);
       } else if (!fresh) {
         why = cal.why;
@@ -183,6 +201,16 @@ struct vmclock_handle {
   }
 
   bool answer_from_page(vmclock_bound& out, uint64_t counter, int64_t rt) {
+    if (cal.fast) {
+      if (auto b = cal.fast->at(counter, rt)) {
+        out.bound_ns = *b;
+        out.status = cal.status;
+        out.source = VMCLOCK_SOURCE_PAGE;
+        out.disruption_marker = cal.marker.disruption;
+        return true;
+      }
+    }
+    // Far from counter_value (a page the host stopped updating): exactly.
     auto t = time_at(cal.page, counter);
     if (!t || !t->maxerror_ns) { why = "page time at this counter overflows"; return false; }
     Time64 utc = t->time;
@@ -200,10 +228,12 @@ struct vmclock_handle {
     return true;
   }
 
-  bool answer_from_segment(vmclock_bound& out, int64_t rt, const std::optional<Marker>& pm) {
-    std::optional<bound::segment> s;
-    for (int attempt = 0; attempt < 64 && !s; ++attempt) s = bound::try_read(segment);
-    if (!s) { why = "segment is being rewritten without pause"; return false; }
+  bool answer_from_segment(vmclock_bound& out, int64_t rt, const Marker* pm) {
+    bound::segment seg;
+    bool got = false;
+    for (int attempt = 0; attempt < 64 && !got; ++attempt) got = bound::try_read(segment, seg);
+    if (!got) { why = "segment is being rewritten without pause"; return false; }
+    const bound::segment* s = &seg;
     if (s->magic != bound::kMagic || s->version != bound::kVersion || s->size < sizeof(bound::segment)) {
       std::snprintf(why_buf, sizeof why_buf, "segment is not a version %u vmclockd segment (magic %#x, version %u)",
                     bound::kVersion, s->magic, s->version);
@@ -213,7 +243,7 @@ struct vmclock_handle {
     bound::Record r = bound::to_record(*s);
     out.source = VMCLOCK_SOURCE_DAEMON;
     out.disruption_marker = r.disruption_marker;
-    if (pm && !(Marker{r.disruption_marker, r.vm_generation} == *pm)) {
+    if (pm && !(Marker{r.disruption_marker, r.vm_generation.value_or(0), r.vm_generation.has_value()} == *pm)) {
       // The device moved on: whatever the daemon computed is void.
       out.status = VMCLOCK_DISRUPTED;
       out.disruption_marker = pm->disruption;
@@ -243,17 +273,18 @@ struct vmclock_handle {
     return true;
   }
 
-  int finish(vmclock_bound& out, const std::optional<Marker>& pm) {
+  int finish(vmclock_bound& out, const Marker* pm) {
     // The very first answer after the page's marker moved is DISRUPTED,
     // whatever the source: applications learn of it even when a fresh
     // direct bound is already available on the next call.
-    if (pm) {
-      if (last_marker && !(*last_marker == *pm)) {
+    if (pm && !(have_last_marker && last_marker == *pm)) {
+      if (have_last_marker) {
         out.status = VMCLOCK_DISRUPTED;
         out.disruption_marker = pm->disruption;
         why = "page disruption marker changed since the previous call";
       }
-      last_marker = pm;
+      last_marker = *pm;
+      have_last_marker = true;
     }
     if (out.status == VMCLOCK_SYNCHRONIZED || out.status == VMCLOCK_FREERUNNING) {
       const int64_t c = timespec_ns(out.realtime);
@@ -290,8 +321,10 @@ int map_page(vmclock_handle& c, const char* path) {
                           load_le32(const_cast<const uint8_t*>(c.page) + 4), c.page_len);
   if (!hdr) return fail_open(EPROTO, "%s: %s", path, hdr.error().message.c_str());
   uint64_t counter;
-  c.refresh(counter);
-  c.last_marker = c.cal.marker;
+  if (c.refresh(counter) && c.cal.header_ok) {
+    c.last_marker = c.cal.marker;
+    c.have_last_marker = true;
+  }
   return 0;
 }
 
@@ -325,8 +358,12 @@ int vmclock_open(vmclock_t** out, const struct vmclock_options* options) {
     if (options->page_path) page_path = options->page_path;
     if (options->segment_path) segment_path = options->segment_path;
   }
+  uint32_t flags = 0;
+  if (options && options->size >= offsetof(vmclock_options, flags) + sizeof(uint32_t)) flags = options->flags;
+  if (flags & ~VMCLOCK_OPEN_PUBLISHED_ONLY) return fail_open(EINVAL, "%s%s", "vmclock_open: ", "unknown flags");
   auto* c = new (std::nothrow) vmclock_handle;
   if (!c) return fail_open(ENOMEM, "%s%s", "vmclock_open: ", "out of memory");
+  c->published_only = (flags & VMCLOCK_OPEN_PUBLISHED_ONLY) != 0;
   char page_err[256] = "", seg_err[256] = "";
   int page_rc = -ENOENT, seg_rc = -ENOENT;
   if (*page_path) {
