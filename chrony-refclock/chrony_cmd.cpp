@@ -101,7 +101,7 @@ Result<CmdOutcome> CmdClient::request(cmd::Request r) {
         continue;
       }
       if (rep->sequence != r.sequence || rep->command != uint16_t(r.command)) continue;
-      return CmdOutcome{*rep, attempt + 1};
+      return CmdOutcome{*rep, attempt + 1, std::vector<uint8_t>(buf, buf + got)};
     }
   }
   return make_error(Errc::temp_fail,
@@ -110,14 +110,14 @@ Result<CmdOutcome> CmdClient::request(cmd::Request r) {
                                 interval, last_error));
 }
 
-Status CmdClient::expect_success(cmd::Request r) {
+Result<CmdOutcome> CmdClient::expect_success(cmd::Request r) {
   auto out = request(r);
   if (!out) {
     log_line(opts_.log, out.error().message);
     return out.error();
   }
   uint16_t st = out->reply.status;
-  if (st == uint16_t(cmd::StatusCode::success)) return Ok{};
+  if (st == uint16_t(cmd::StatusCode::success)) return out;
   auto name = cmd::status_name(st);
   std::string msg = fmt::format("chronyc: {}: chronyd answered {} ({})", cmd::command_name(uint16_t(r.command)),
                                 name.empty() ? "an unknown status" : name, st);
@@ -125,13 +125,28 @@ Status CmdClient::expect_success(cmd::Request r) {
   return make_error(Errc::unavailable, std::move(msg));
 }
 
-Status CmdClient::reset_sources() { return expect_success({.command = cmd::Command::reset_sources}); }
-Status CmdClient::make_step() { return expect_success({.command = cmd::Command::make_step}); }
-Status CmdClient::ping() { return expect_success({.command = cmd::Command::null}); }
+namespace {
+Status status_of(const Result<CmdOutcome>& r) { return r ? Status(Ok{}) : Status(r.error()); }
+}  // namespace
+
+Status CmdClient::reset_sources() { return status_of(expect_success({.command = cmd::Command::reset_sources})); }
+Status CmdClient::make_step() { return status_of(expect_success({.command = cmd::Command::make_step})); }
+Status CmdClient::ping() { return status_of(expect_success({.command = cmd::Command::null})); }
 Status CmdClient::burst(int good, int total) {
   if (good < 0 || total < good || total > 1000)
     return make_error(Errc::usage, fmt::format("chronyc: burst {}/{}: need 0 <= good <= total <= 1000", good, total));
-  return expect_success({.command = cmd::Command::burst, .burst_good = good, .burst_total = total});
+  return status_of(expect_success({.command = cmd::Command::burst, .burst_good = good, .burst_total = total}));
+}
+
+Result<cmd::Tracking> CmdClient::tracking() {
+  auto out = expect_success({.command = cmd::Command::tracking});
+  if (!out) return out.error();
+  // A successful TRACKING is answered with RPY_TRACKING only; anything
+  // else (RPY_NULL from a chronyd that does not know the command) is data
+  // we cannot use.
+  auto t = cmd::decode_tracking(out->bytes);
+  if (!t) log_line(opts_.log, t.error().message);
+  return t;
 }
 
 }  // namespace vmc::chrony

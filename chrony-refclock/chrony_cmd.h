@@ -1,6 +1,7 @@
 #pragma once
 // A client of chronyd's command socket for the three commands vmclockd
-// needs after a disruption: RESET_SOURCES, BURST and MAKESTEP. chronyd
+// needs after a disruption: RESET_SOURCES, BURST and MAKESTEP, and
+// TRACKING to see what chronyd made of the samples. chronyd
 // replies to the sender's address, so the client binds its own socket in
 // a directory it is given (chronyc uses /run/chrony). The wire format is
 // in chrony_cmd_wire.h.
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "chrony_cmd_wire.h"
 #include "fd.h"
@@ -29,6 +31,7 @@ struct CmdOptions {
 struct CmdOutcome {
   cmd::Reply reply;
   unsigned tries = 0;  // requests sent before the reply came
+  std::vector<uint8_t> bytes;  // the reply as received, for its payload (cmd::decode_tracking)
 };
 
 class CmdClient {
@@ -50,13 +53,17 @@ class CmdClient {
   Status burst(int good = 4, int total = 8);
   Status make_step();
   Status ping();  // REQ_NULL: is chronyd there and willing to talk to us
+  // REQ_TRACKING, as `chronyc tracking`: Errc::unavailable naming the
+  // status when chronyd refuses, Errc::data when its RPY_TRACKING is
+  // malformed, request()'s errors otherwise.
+  Result<cmd::Tracking> tracking();
 
   const std::string& bound_path() const { return bound_; }
 
  private:
   CmdClient(CmdOptions opts, Fd fd, std::string bound, uint32_t seq)
       : opts_(std::move(opts)), fd_(std::move(fd)), bound_(std::move(bound)), seq_(seq) {}
-  Status expect_success(cmd::Request r);
+  Result<CmdOutcome> expect_success(cmd::Request r);
   CmdOptions opts_;
   Fd fd_;
   std::string bound_;
