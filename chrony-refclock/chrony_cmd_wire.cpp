@@ -97,7 +97,9 @@ std::vector<uint8_t> encode_request(const Request& r) {
 }
 
 std::vector<uint8_t> encode_reply(const Reply& r) {
-  std::vector<uint8_t> out(kReplyHeaderLen, 0);
+  // As long as the reply type needs (payload zero), so that what this
+  // writes decode_reply takes back: a header alone is no RPY_TRACKING.
+  std::vector<uint8_t> out(std::max(kReplyHeaderLen, reply_length(r.reply_type)), 0);
   out[0] = r.version;
   out[1] = kPktReply;
   put16(&out[4], r.command);

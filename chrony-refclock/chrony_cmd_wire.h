@@ -63,7 +63,9 @@ size_t request_length(Command c);
 size_t reply_length(uint16_t reply_type);  // RPY_NULL 28, RPY_TRACKING 104; 0 when unknown
 
 std::vector<uint8_t> encode_request(const Request& r);
-std::vector<uint8_t> encode_reply(const Reply& r);  // for fakes and tests
+// For fakes and tests: reply_length(reply_type) bytes (at least the
+// header), any payload zero.
+std::vector<uint8_t> encode_reply(const Reply& r);
 
 // Length, version, packet type and reserved bytes checked before any field
 // is trusted; Errc::data names what was wrong. Any byte string is safe.
