@@ -66,6 +66,19 @@ def source_state():
     return "-"
 
 
+def bound():
+    """libvmclock's answer, as vmclockctl bound --json prints it."""
+    r = subprocess.run([os.path.join(bin_dir, "vmclockctl"), "--page", f"{d}/page", "bound", "--segment",
+                        f"{d}/bound", "--json"], capture_output=True, text=True, timeout=5)
+    try:
+        j = json.loads(r.stdout)
+    except ValueError:
+        return "-"
+    if j.get("bound_ns") is None:
+        return j.get("status", "-")
+    return f"+-{j['bound_ns'] / 1000:.3f} us {j['status']} ({j['source']})"
+
+
 def status():
     try:
         with open(os.path.join(d, "status.json")) as f:
@@ -92,6 +105,8 @@ client_dir = "{d}"
 [daemon]
 status_file = "{d}/status.json"
 user = ""
+[bound]
+segment = "{d}/bound"
 """)
     sim = subprocess.Popen([os.path.join(bin_dir, "vmclock-sim"), "--page", f"{d}/page", "--offset-ns",
                             str(args.offset_ns), "--json"], stdout=subprocess.PIPE, text=True)
@@ -105,7 +120,8 @@ user = ""
     start([os.path.join(bin_dir, "vmclockd"), "--config", f"{d}/vmclockd.toml", "--foreground"], "vmclockd.log")
     print(f"chronyd:   throwaway instance in {d} (-x: the system clock is left alone)")
     print(f"vmclockd:  {d}/vmclockd.toml\n")
-    print(f"{'t/s':>5}  {'truth':>12}  {'chrony says':>12}  {'error':>10}  {'source':<10} {'vmclockd':<10} resets")
+    print(f"{'t/s':>5}  {'truth':>12}  {'chrony says':>12}  {'error':>10}  {'source':<10} {'vmclockd':<10} resets"
+          f"  libvmclock now()")
     truth_ns = args.offset_ns
     migrated_at = None
     drift = 0.0
@@ -126,7 +142,12 @@ user = ""
         said = f"{off * 1e6:+.3f} us" if off is not None else "-"
         err = f"{off * 1e9 - now_truth:+.0f} ns" if off is not None else "-"
         print(f"{t:5.0f}  {now_truth / 1000:+9.3f} us  {said:>12}  {err:>10}  {source_state():<10} "
-              f"{st.get('state', '-'):<10} {st.get('resets_sent', '-')}", flush=True)
+              f"{st.get('state', '-'):<10} {st.get('resets_sent', '-'):>6}  {bound()}", flush=True)
+    print(f"\nvmclockctl bound (what an application linking libvmclock gets, from the page and from "
+          f"vmclockd's segment):")
+    for page in (f"{d}/page", ""):
+        subprocess.run([os.path.join(bin_dir, "vmclockctl"), "--page", page, "bound", "--segment", f"{d}/bound"])
+    print("(chronyd runs with -x here: the system clock keeps the offset, and the bound carries it)")
     print(f"\nvmclockctl status --status-file {d}/status.json:")
     subprocess.run([os.path.join(bin_dir, "vmclockctl"), "status", "--status-file", f"{d}/status.json"])
 finally:

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -121,23 +122,8 @@ Status Daemon::build_sinks(const Config& old, bool first) {
   if (bound_changed) {
     bound_.reset();
     tracking_cmd_.reset();
-    if (!cfg_.bound_segment.empty()) {
-      auto b = BoundFeed::create(cfg_);
-      if (!b) return b.error();
-      bound_ = std::move(*b);
-      if (last_page_) bound_->on_page(*last_page_, now().real.ns);
-      if (!cfg_.command_socket.empty() && cfg_.bound_source != "page") {
-        chrony::CmdOptions o;
-        o.socket_path = cfg_.command_socket;
-        o.client_dir = cfg_.client_dir;
-        o.tries = 2;  // 10 ms at most: the loop also watches the marker
-        o.log = make_log_fn();
-        auto c = chrony::CmdClient::open(o);
-        if (!c) return c.error();
-        tracking_cmd_ = std::move(*c);
-      }
-      next_tracking_ns_ = 0;
-    }
+    next_bound_open_ns_ = 0;
+    open_bound(now());
   }
   const bool ptp_changed = first || ptp4l_options(old) != ptp4l_options(cfg_);
   if (ptp_changed) {
@@ -173,6 +159,37 @@ Status Daemon::setup() {
                                     cfg_.max_error_ns, sinks_.size(), cmd_ ? ", resets chrony" : "",
                                     ptp_ ? ", drives ptp4l" : ""));
   return Ok{};
+}
+
+// Not fatal when it fails: chrony and ptp4l are fed all the same, and the
+// directory (tmpfiles.d, a test's) may appear later. Retried every 10 s.
+void Daemon::open_bound(const Clock& c) {
+  if (cfg_.bound_segment.empty() || bound_ || c.mono_ns < next_bound_open_ns_) return;
+  next_bound_open_ns_ = c.mono_ns + 10'000 * kMs;
+  auto b = BoundFeed::create(cfg_);
+  if (!b) {
+    incidents_.fail("bound", "open", b.error().message + "; libvmclock readers get no published bound");
+    return;
+  }
+  std::unique_ptr<chrony::CmdClient> tracking;
+  if (!cfg_.command_socket.empty() && cfg_.bound_source != "page") {
+    chrony::CmdOptions o;
+    o.socket_path = cfg_.command_socket;
+    o.client_dir = cfg_.client_dir;
+    o.tries = 2;  // 10 ms at most: the loop also watches the marker
+    o.log = make_log_fn();
+    auto cl = chrony::CmdClient::open(o);
+    if (!cl) {
+      incidents_.fail("bound", "open", cl.error().message + "; no bound from chronyd's tracking");
+      return;
+    }
+    tracking = std::move(*cl);
+  }
+  incidents_.recover("bound", "open", fmt::format("publishing the bound in {}", cfg_.bound_segment));
+  bound_ = std::move(*b);
+  tracking_cmd_ = std::move(tracking);
+  if (last_page_) bound_->on_page(*last_page_, c.real.ns);
+  next_tracking_ns_ = 0;
 }
 
 void Daemon::set_state(DaemonState s, std::string reason) {
@@ -554,6 +571,7 @@ int Daemon::run() {
       next_sample_ns_ = c.mono_ns + cfg_.interval_ms * kMs;
     }
     makestep_tick(c);
+    open_bound(c);
     tracking_tick(c);
     if (ptp_)
       ptp_->tick(state_ == DaemonState::disrupted || state_ == DaemonState::paused, last_page_, ptp_sample_,
@@ -603,7 +621,24 @@ namespace vmc {
 void Daemon::tracking_tick(const Clock& c) {
   if (!tracking_cmd_ || !bound_ || !bound_->wants_tracking() || c.mono_ns < next_tracking_ns_) return;
   next_tracking_ns_ = c.mono_ns + bound_->tracking_interval_ns();
-  (void)c;
+  // Dated before the question: chronyd's dispersion only grows until it answers.
+  const int64_t asked = realtime_now().ns;
+  auto t = tracking_cmd_->tracking();
+  if (!t) {
+    incidents_.fail("chrony", "tracking", fmt::format("TRACKING failed: {}", t.error().message));
+    bound_->on_tracking_failed(t.error().message, asked);
+    return;
+  }
+  incidents_.recover("chrony", "tracking", "chronyd answers TRACKING again");
+  TrackingView v;
+  constexpr uint16_t kLeapUnsynchronised = 3;
+  v.synchronised = t->leap_status != kLeapUnsynchronised && t->stratum > 0 && t->stratum < 16;
+  v.ref_time_ns = t->ref_time_sec * kNsPerSec + t->ref_time_nsec;
+  v.root_delay_s = t->root_delay;
+  v.root_dispersion_s = t->root_dispersion;
+  v.current_correction_s = t->current_correction;
+  v.freq_uncertainty_ppm = std::fabs(t->resid_freq_ppm) + std::fabs(t->skew_ppm);
+  bound_->on_tracking(v, asked);
 }
 
 }  // namespace vmc

@@ -64,6 +64,7 @@ class Daemon {
   void try_reset(const Clock& c);
   void makestep_tick(const Clock& c);
   void tracking_tick(const Clock& c);
+  void open_bound(const Clock& c);
   void set_state(DaemonState s, std::string reason);
   void withdraw_all();
   void reload();
@@ -104,6 +105,7 @@ class Daemon {
   int64_t next_watch_ns_ = 0;
   int64_t next_report_ns_ = 0;
   int64_t next_tracking_ns_ = 0;
+  int64_t next_bound_open_ns_ = 0;
   int64_t last_watchdog_ns_ = 0;
   uint64_t watchdog_usec_ = 0;
   bool reports_dirty_ = true;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -45,8 +46,12 @@ bound::Record BoundFeed::base(int64_t as_of_ns) const {
   return r;
 }
 
-void BoundFeed::publish(bound::Status st, uint64_t bound_ns, int64_t as_of_ns, std::string why) {
+void BoundFeed::publish(bound::Status st, uint64_t bound_ns, int64_t as_of_ns, std::string why,
+                        uint32_t extra_drift_ppb, int64_t age_ns) {
   bound::Record r = base(as_of_ns);
+  r.stale_after_ns += age_ns;
+  r.void_after_ns += age_ns;
+  r.max_drift_ppb = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{r.max_drift_ppb} + extra_drift_ppb, 1'000'000'000));
   r.status = st;
   r.bound_ns = st == bound::Status::synchronized || st == bound::Status::freerunning ? bound_ns : 0;
   pub_->publish(r);
@@ -104,9 +109,17 @@ void BoundFeed::on_tracking(const TrackingView& t, int64_t asked_real_ns) {
     publish(bound::Status::unknown, 0, asked_real_ns, fmt::format("chronyd's bound {} s is not usable", b));
     return;
   }
-  // Asked before chronyd computed its dispersion: the bound only grows
-  // between the two, so dating it at the question is conservative.
-  publish(bound::Status::synchronized, static_cast<uint64_t>(std::ceil(b * 1e9)), asked_real_ns, "");
+  // chronyd's correction is what it measured at its last clock update
+  // (ref_time): dated there, the readers' growth also covers whatever the
+  // clock did since beyond chronyd's own dispersion. Staleness and void
+  // count from the question, not from that update.
+  const int64_t as_of = t.ref_time_ns > 0 && t.ref_time_ns < asked_real_ns ? t.ref_time_ns : asked_real_ns;
+  // The readers grow it by max_drift plus chronyd's own doubt about the
+  // frequency, which a reset (a migration) makes large for a while.
+  double doubt = std::fabs(t.freq_uncertainty_ppm) * 1e3;
+  uint32_t extra = !(doubt >= 0) || doubt > 1e9 ? 1'000'000'000u : static_cast<uint32_t>(std::ceil(doubt));
+  publish(bound::Status::synchronized, static_cast<uint64_t>(std::ceil(b * 1e9)), as_of, "", extra,
+          asked_real_ns - as_of);
 }
 
 void BoundFeed::on_tracking_failed(const std::string& why, int64_t real_ns) {
@@ -125,6 +138,7 @@ nlohmann::json BoundFeed::status_json() const {
   static constexpr const char* kNames[] = {"unknown", "synchronized", "freerunning", "disrupted"};
   j["status"] = kNames[static_cast<uint32_t>(r.status) & 3u];
   j["bound_ns"] = r.bound_ns;
+  j["max_drift_ppb"] = r.max_drift_ppb;
   j["as_of_ns"] = r.as_of_ns;
   j["disruption_marker"] = r.disruption_marker;
   if (!why_.empty()) j["why"] = why_;

@@ -24,6 +24,9 @@ struct TrackingView {
   bool synchronised = false;  // leap_status not "not synchronised", stratum < 16
   int64_t ref_time_ns = 0;    // CLOCK_REALTIME of chronyd's last clock update
   double root_delay_s = 0, root_dispersion_s = 0, current_correction_s = 0;
+  // How far chronyd's own frequency estimate may be off (residual + skew):
+  // large right after a reset, when a migration may have changed it.
+  double freq_uncertainty_ppm = 0;
 };
 
 class BoundFeed {
@@ -48,7 +51,9 @@ class BoundFeed {
  private:
   BoundFeed(const Config& cfg, std::unique_ptr<BoundPublisher> pub) : cfg_(cfg), pub_(std::move(pub)) {}
   bool from_chrony() const;
-  void publish(bound::Status st, uint64_t bound_ns, int64_t as_of_ns, std::string why);
+  // age_ns: how old as_of already is when published (chronyd's last update).
+  void publish(bound::Status st, uint64_t bound_ns, int64_t as_of_ns, std::string why, uint32_t extra_drift_ppb = 0,
+               int64_t age_ns = 0);
   bound::Record base(int64_t as_of_ns) const;
 
   Config cfg_;

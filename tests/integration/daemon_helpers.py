@@ -176,7 +176,8 @@ class Vmclockd:
         self.logfile = os.path.join(d, f"{tag}.log")
         cfg = {"source": {"page": page},
                "chrony": {"sock": "", "command_socket": "", "client_dir": d},
-               "daemon": {"status_file": self.status_file, "user": ""}}
+               "daemon": {"status_file": self.status_file, "user": ""},
+               "bound": {"segment": os.path.join(d, f"{tag}.bound")}}
         for sec, kv in (sections or {}).items():
             cfg.setdefault(sec, {}).update(kv)
         self.sections = cfg

@@ -22,7 +22,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon_helpers import TempDir, Vmclockd, stop_proc, vmc_bin, wait_for  # noqa: E402
+from daemon_helpers import (Chronyd, TempDir, Vmclockd, refclock_line, stop_proc, vmc_bin,  # noqa: E402
+                            wait_for)
 
 # Seconds after the simulator's "ready" line.
 SCENARIO = """
@@ -134,6 +135,70 @@ class BoundTruth(unittest.TestCase):
                 stop_proc(p)
             if daemon:
                 daemon.stop()
+            d.cleanup()
+
+
+    def test_bound_from_chronyd_tracking(self):
+        """[bound] source = "chrony": the published bound is chronyd's own
+        view (root delay/2 + root dispersion + |correction|, from TRACKING)
+        of a clock it cannot correct (-x), fed by vmclockd from a page 50 us
+        ahead. The truth stays inside; a migration is DISRUPTED until chronyd
+        has updated after the reset, then bounded again around the new
+        offset.
+
+        The migration steps the offset only: under -x chronyd believes the
+        frequency it sets is applied while the system clock keeps its
+        error, so a frequency step beyond [bound] max_drift_ppb would be a
+        flaw of the test set-up (a real chronyd applies it), not of the
+        bound."""
+        d = TempDir("boundc")
+        procs = []
+        chrony = daemon = None
+        try:
+            page, seg, simlog = d.join("page"), d.join("bound"), d.join("sim.jsonl")
+            with open(simlog, "w") as out:
+                sim = subprocess.Popen([vmc_bin("vmclock-sim"), "--page", page, "--json", "--drift-ppm", "2",
+                                        "--offset-ns", "50000", "--migration-offset-step-ns", "120000",
+                                        "--migration-drift-step-ppm", "0"],
+                                       stdout=out, stderr=subprocess.STDOUT)
+            procs.append(sim)
+            sock = d.join("vmc.sock")
+            chrony = Chronyd([refclock_line("sock", sock)], tag="boundc").start()
+            daemon = Vmclockd(d.path, page, {
+                "chrony": {"sock": sock, "command_socket": chrony.sock},
+                "bound": {"segment": seg, "source": "chrony", "tracking_interval_ms": 200}}).start()
+
+            def bound():
+                return (daemon.status() or {}).get("bound") or {}
+            wait_for(lambda: bound().get("status") == "synchronized", 30, what="a bound from chronyd's tracking")
+            b0 = bound()
+            self.assertEqual(b0["source"], "chrony")
+            # chronyd's correction is the 50 us it cannot apply: the bound holds it.
+            self.assertGreater(b0["bound_ns"], 45_000, b0)
+            check = subprocess.Popen([vmc_bin("bound_truth_check"), "--sim-log", simlog, "--page", page,
+                                      "--segment", seg, "--seconds", "14", "--published-only"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            procs.append(check)
+            time.sleep(3)
+            sim.send_signal(signal.SIGUSR1)  # migration: +120 us, marker + 1
+            wait_for(lambda: bound().get("disruption_marker") == 1 and bound().get("status") == "synchronized",
+                     10, what="a bound from chronyd under the new marker")
+            out, err = check.communicate(timeout=60)
+            self.assertIn(check.returncode, (0, 1), err)
+            r = json.loads(out.strip().splitlines()[-1])
+            print(f"chrony: {json.dumps(r)}", flush=True)
+            self.assertEqual(r["misses"], 0, f"an interval without the truth: {r['first_miss']}")
+            self.assertGreater(r["checked"], 100000)
+            self.assertGreater(r["by_status"].get("disrupted", 0), 0, "the migration was never DISRUPTED")
+            self.assertGreater(r["narrowest_bound_ns"], 45_000)
+        finally:
+            for p in procs:
+                stop_proc(p)
+            if daemon:
+                daemon.stop()
+            if chrony:
+                chrony.stop()
+                chrony.cleanup()
             d.cleanup()
 
 
