@@ -20,7 +20,7 @@ namespace vmc::chrony {
 
 struct CmdOptions {
   std::string socket_path = "/run/chrony/chronyd.sock";
-  std::string client_dir = "/run/vmclockd";  // must be writable by us, reachable by chronyd
+  std::string client_dir = "/run/vmclockd/sockets";  // must be writable by us, reachable by chronyd
   // AWS ClockBound resets with up to 30 tries 5 ms apart: a reply to any
   // earlier try of the same sequence is accepted while later tries wait.
   unsigned tries = 30;

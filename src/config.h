@@ -27,7 +27,7 @@ struct Config {
   bool reset_on_disruption = true;
   bool burst = true;
   bool makestep = false;
-  std::string client_dir = "/run/vmclockd";
+  std::string client_dir = "/run/vmclockd/sockets";
   // [daemon]
   std::string status_file = "/run/vmclockd/status.json";
   std::string metrics_file;

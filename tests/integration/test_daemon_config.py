@@ -92,7 +92,7 @@ class DaemonConfig(unittest.TestCase):
                                 "chrony": {"shm_unit": 2, "sock": "/run/chrony/vmclock.sock",
                                            "command_socket": "/run/chrony/chronyd.sock",
                                            "reset_on_disruption": True, "burst": True, "makestep": False,
-                                           "client_dir": "/run/vmclockd"},
+                                           "client_dir": "/run/vmclockd/sockets"},
                                 "daemon": {"status_file": "/run/vmclockd/status.json", "metrics_file": "",
                                            "user": "vmclockd"}}))
         rc, out = check_config("--config", f)

@@ -235,10 +235,27 @@ class Packaging(unittest.TestCase):
         self.assertEqual(grp.getgrgid(user.pw_gid).gr_name, "vmclockd")
         self.assertIn("vmclockd", grp.getgrnam("_chrony").gr_mem, "vmclockd is in chrony's group")
 
+        # The bound segment's directory: anyone may reach it; the reply
+        # sockets' directory: only chronyd's group.
         st = os.stat("/run/vmclockd")
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o755)
+        self.assertEqual(st.st_uid, user.pw_uid)
+        st = os.stat("/run/vmclockd/sockets")
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o750)
         self.assertEqual(st.st_uid, user.pw_uid)
         self.assertEqual(grp.getgrgid(st.st_gid).gr_name, "_chrony")
+        # libvmclock: the library, its header and pkg-config file; a C
+        # program built against them runs (it says UNKNOWN here: no page).
+        libs = run(["dpkg", "-L", "vmclockd"]).stdout.split()
+        self.assertTrue(any(p.endswith("/libvmclock.so.0") for p in libs), "libvmclock.so.0 not installed")
+        self.assertIn("/usr/include/vmclock/vmclock.h", libs)
+        cflags = run(["pkg-config", "--cflags", "--libs", "vmclock"]).stdout.split()
+        self.assertIn("-lvmclock", cflags)
+        exe = os.path.join(self.tmp, "now")
+        src = os.path.join(os.environ.get("VMC_SOURCE", ""), "src", "libvmclock", "examples", "now.c")
+        run(["cc", "-o", exe, src, *cflags])
+        r = subprocess.run([exe], capture_output=True, text=True, timeout=10)
+        self.assertIn(r.returncode, (0, 69), r.stderr)
 
         with open("/lib/udev/rules.d/60-vmclockd.rules") as f:
             rule = f.read()
@@ -411,7 +428,7 @@ class Packaging(unittest.TestCase):
         with open(os.path.join(extract, "usr/lib/sysusers.d/vmclockd.conf")) as f:
             self.assertRegex(f.read(), r"(?m)^m vmclockd chrony$")
         with open(os.path.join(extract, "usr/lib/tmpfiles.d/vmclockd.conf")) as f:
-            self.assertRegex(f.read(), r"(?m)^d /run/vmclockd 0750 vmclockd chrony -$")
+            self.assertRegex(f.read(), r"(?m)^d /run/vmclockd/sockets 0750 vmclockd chrony -$")
         with open(os.path.join(extract, "usr/lib/systemd/system/vmclockd.service")) as f:
             self.assertIn("ExecStart=/usr/sbin/vmclockd", f.read())
 
