@@ -41,6 +41,8 @@ class FastBound {
     const int64_t delta = static_cast<int64_t>(counter - counter_value_);
     const uint64_t mag = delta < 0 ? 0 - static_cast<uint64_t>(delta) : static_cast<uint64_t>(delta);
     if (mag > kMaxDelta) return std::nullopt;
+    // CLOCK_REALTIME before 1970 or after 2116: not this arithmetic's job.
+    if (realtime_ns < 0 || realtime_ns >= (int64_t{1} << 62)) return std::nullopt;
     if (mag != 0 && !rate_valid_) return std::nullopt;  // no bound away from counter_value (time_at agrees)
     // ns * 2^64; tick_ is floored, so the time may be low by < 2^-16 ns:
     // the +1 below covers it along with the rounding up.

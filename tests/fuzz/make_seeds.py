@@ -8,8 +8,11 @@
  chrony_reply: replies captured from a throwaway chronyd (NULL, BURST,
                MAKESTEP, RESET_SOURCES, an unknown command, a bad version)
                and the requests that produced them;
- ptp:          the pmc datagrams captured in tests/ptp-captures/.
-Usage: make_seeds.py --bin build/release/bin
+ ptp:          the pmc datagrams captured in tests/ptp-captures/;
+ bound:        the page seeds with a realtime near the page's time and a
+               UTC adjustment (0, -37), and bound segments as vmclockd
+               writes them (synchronized, stale, stopped, disrupted).
+Usage: make_seeds.py --bin build/release/bin [--only page,config,chrony_reply,ptp,bound]
 """
 import argparse
 import os
@@ -28,6 +31,7 @@ sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 ap = argparse.ArgumentParser()
 ap.add_argument("--bin", default=os.path.join(SRC, "build", "release", "bin"))
 ap.add_argument("--fixtures", default=os.path.join(SRC, "..", "shared", "fixtures"))
+ap.add_argument("--only", default="page,config,chrony_reply,ptp,bound")
 args = ap.parse_args()
 os.environ.setdefault("VMC_BIN", os.path.abspath(args.bin))
 import chrony_helpers as ch  # noqa: E402
@@ -135,9 +139,38 @@ def ptp():
                     n += 1
 
 
-pages()
-configs()
-chrony_replies()
-ptp()
+def bounds():
+    # fuzz_bound input: counter (8), CLOCK_REALTIME ns (8), UTC adjustment (4), page or segment.
+    pd = os.path.join(CORPUS, "page")
+    for fn in sorted(os.listdir(pd)):
+        with open(os.path.join(pd, fn), "rb") as f:
+            data = f.read()
+        counter, page = data[:8], data[8:]
+        time_sec = struct.unpack_from("<Q", page, 0x48)[0]
+        for adj, tag in ((0, "utc"), (-37, "tai")):
+            rt = (time_sec + adj) * 1_000_000_000 + 123_456_789
+            if rt < (1 << 63):
+                put("bound", f"{fn}-{tag}", counter + struct.pack("<qi", rt, adj) + page)
+    now = 1_795_000_000 * 1_000_000_000
+    # src/bound_segment.h: magic, version, size, seq, status, marker, generation, as_of, bound,
+    # max_drift_ppb, flags, stale_after, void_after.
+    def seg(status, marker, as_of, bnd, drift, flags, stale, void):
+        return struct.pack("<IHHIIQQqQIIqq", 0x424b4356, 1, 72, 42, status, marker, 7, as_of, bnd, drift, flags,
+                           stale, void)
+    segs = {"synchronized": seg(1, 3, now - 100_000_000, 25_000, 15_000, 1, 2_000_000_000, 300_000_000_000),
+            "stale": seg(1, 3, now - 5_000_000_000, 25_000, 15_000, 1, 2_000_000_000, 300_000_000_000),
+            "freerunning-chrony": seg(2, 3, now - 700_000_000, 90_000, 1_000_000, 3, 2_000_000_000,
+                                      300_000_000_000),
+            "stopped": seg(0, 3, now, 0, 15_000, 5, 2_000_000_000, 300_000_000_000),
+            "disrupted": seg(3, 4, now, 0, 15_000, 1, 2_000_000_000, 300_000_000_000)}
+    for name, b in segs.items():
+        put("bound", f"segment-{name}", struct.pack("<Qqi", 0, now, 0) + b)
+
+
+only = set(args.only.split(","))
+for name, fn in (("page", pages), ("config", configs), ("chrony_reply", chrony_replies), ("ptp", ptp),
+                 ("bound", bounds)):
+    if name in only:
+        fn()
 for t in sorted(os.listdir(CORPUS)):
     print(t, len(os.listdir(os.path.join(CORPUS, t))), "seeds")
