@@ -78,6 +78,13 @@ RPM_FILES = {
     "/usr/share/man/man1/vmclock-sim.1.gz",
     "/usr/share/man/man5/vmclockd.toml.5.gz",
     "/usr/share/doc/vmclockd/README.packaging.md",
+    "/usr/share/man/man3/vmclock_now.3.gz",
+    "/usr/lib64/libvmclock.so",
+    "/usr/lib64/libvmclock.so.0",
+    "/usr/lib64/pkgconfig/vmclock.pc",
+    "/usr/include/vmclock",
+    "/usr/include/vmclock/vmclock.h",
+    "/usr/include/vmclock/vmclock.hpp",
 }
 RPM_CONFFILES = {"/etc/vmclockd.toml", "/etc/chrony.d/vmclockd.conf"}
 
@@ -404,7 +411,7 @@ class Packaging(unittest.TestCase):
         # rpmbuild; build-id links are rpmbuild's own.
         files = {re.sub(r"\.gz$", "", f) for f in run(["rpm", "-qlp", self.rpm]).stdout.split()
                  if not f.startswith("/usr/lib/.build-id")}
-        expected = {re.sub(r"\.gz$", "", f) for f in RPM_FILES}
+        expected = {re.sub(r"\.gz$", "", f) for f in RPM_FILES} | {f"/usr/lib64/libvmclock.so.{self.version}"}
         self.assertLessEqual(expected, files, f"missing: {sorted(expected - files)}")
         extra = files - expected
         self.assertEqual(extra, set(), "files the test does not know about")
