@@ -117,7 +117,9 @@ class BoundTruth(unittest.TestCase):
             # Three migrations; the first call after each is DISRUPTED.
             self.assertEqual(direct["marker_changes"], 3)
             self.assertEqual(direct["marker_changes_answered_disrupted"], 3)
-            self.assertEqual(set(direct["by_source"]) - {"page", "daemon"}, set())
+            # Mostly from the page; the daemon while the page is UNRELIABLE
+            # ("none": a call that found neither usable, e.g. the seqlock busy).
+            self.assertGreater(direct["by_source"].get("page", 0), direct["calls"] // 2)
             self.assertGreater(direct["by_status"].get("freerunning", 0), 0, "page FREERUNNING not passed on")
             # UNRELIABLE: the page gives nothing and the daemon publishes no bound.
             self.assertGreater(direct["by_status"].get("unknown", 0), 0, "UNRELIABLE page still bounded")
