@@ -31,7 +31,7 @@ namespace {
 
 using namespace vmc;
 
-thread_local char g_open_error[256];
+thread_local char g_open_error[600];  // two reasons of up to 256 bytes each
 
 int fail_open(int err, const char* fmt_, const char* path, const char* why) {
   std::snprintf(g_open_error, sizeof g_open_error, fmt_, path, why);
@@ -229,7 +229,7 @@ struct vmclock_handle {
   }
 
   bool answer_from_segment(vmclock_bound& out, int64_t rt, const Marker* pm) {
-    bound::segment seg;
+    bound::segment seg{};  // try_read fills it; {} for the compiler's sake
     bool got = false;
     for (int attempt = 0; attempt < 64 && !got; ++attempt) got = bound::try_read(segment, seg);
     if (!got) { why = "segment is being rewritten without pause"; return false; }
@@ -369,19 +369,19 @@ int vmclock_open(vmclock_t** out, const struct vmclock_options* options) {
   if (*page_path) {
     page_rc = map_page(*c, page_path);
     if (page_rc) {
-      std::memcpy(page_err, g_open_error, sizeof page_err);
+      std::snprintf(page_err, sizeof page_err, "%.250s", g_open_error);
       c->page_map.reset(); c->page_fd.reset(); c->page = nullptr;
     }
   }
   if (*segment_path) {
     seg_rc = map_segment(*c, segment_path);
     if (seg_rc) {
-      std::memcpy(seg_err, g_open_error, sizeof seg_err);
+      std::snprintf(seg_err, sizeof seg_err, "%.250s", g_open_error);
       c->segment_map.reset(); c->segment_fd.reset(); c->segment = nullptr;
     }
   }
   if (page_rc && seg_rc) {
-    std::snprintf(g_open_error, sizeof g_open_error, "%s; %s", *page_err ? page_err : "no page",
+    std::snprintf(g_open_error, sizeof g_open_error, "%.280s; %.280s", *page_err ? page_err : "no page",
                   *seg_err ? seg_err : "no segment");
     delete c;
     // The more telling error: a file that exists but is wrong, else absence.
