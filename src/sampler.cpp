@@ -57,47 +57,52 @@ Result<Snapshot> take_snapshot(PageSource& src, SeqlockLimits lim) {
   return s;
 }
 
+std::optional<Sample> sample_at(const Page& page, const Validity& v, uint64_t counter, SysTime before,
+                                SysTime after, std::string& why_not) {
+  auto t = time_at(page, counter);
+  if (!t) {
+    why_not = t.error().message;
+    return std::nullopt;
+  }
+  if (!t->maxerror_ns) {
+    why_not = "no valid maxerror at this counter (time_maxerror_valid/period_maxerror_valid clear)";
+    return std::nullopt;
+  }
+  Sample smp;
+  smp.counter = counter;
+  smp.reference = t->time;
+  smp.reference.sec.count += v.utc_minus_page_sec;
+  int64_t bracket = after.ns - before.ns;
+  if (bracket < 0) {
+    why_not = fmt::format("CLOCK_REALTIME went back {} ns during the sample (stepped)", -bracket);
+    return std::nullopt;
+  }
+  smp.bracket_ns = bracket;
+  smp.system = SysTime{before.ns + bracket / 2};
+  auto offset = diff_ns(smp.reference, smp.system);
+  if (!offset) {
+    why_not = fmt::format("the page's time ({} s) is too far from the system time for an offset",
+                          smp.reference.sec.count);
+    return std::nullopt;
+  }
+  smp.offset = *offset;
+  uint64_t half = static_cast<uint64_t>((bracket + 1) / 2);
+  smp.maxerror_ns = *t->maxerror_ns + half;
+  if (t->esterror_ns) smp.esterror_ns = *t->esterror_ns + half;
+  smp.leap = leap_of(page.leap_indicator);
+  smp.disruption_marker = page.disruption_marker;
+  smp.vm_generation_counter = page.vm_generation_counter;
+  smp.seq = page.seq_count;
+  return smp;
+}
+
 SampleOutcome sample_from(const Snapshot& s, abi::CounterId native) {
   SampleOutcome out{s, assess(s.page, native), std::nullopt, {}};
   if (!out.validity.ok()) {
     out.why_not = describe(out.validity.reason, s.page);
     return out;
   }
-  auto t = time_at(s.page, s.counter);
-  if (!t) {
-    out.why_not = t.error().message;
-    return out;
-  }
-  if (!t->maxerror_ns) {
-    out.why_not = "no valid maxerror at this counter (time_maxerror_valid/period_maxerror_valid clear)";
-    return out;
-  }
-  Sample smp;
-  smp.counter = s.counter;
-  smp.reference = t->time;
-  smp.reference.sec.count += out.validity.utc_minus_page_sec;
-  int64_t bracket = s.bracket_ns();
-  if (bracket < 0) {
-    out.why_not = fmt::format("CLOCK_REALTIME went back {} ns during the sample (stepped)", -bracket);
-    return out;
-  }
-  smp.bracket_ns = bracket;
-  smp.system = SysTime{s.before.ns + bracket / 2};
-  auto offset = diff_ns(smp.reference, smp.system);
-  if (!offset) {
-    out.why_not = fmt::format("the page's time ({} s) is too far from the system time for an offset",
-                              smp.reference.sec.count);
-    return out;
-  }
-  smp.offset = *offset;
-  uint64_t half = static_cast<uint64_t>((bracket + 1) / 2);
-  smp.maxerror_ns = *t->maxerror_ns + half;
-  if (t->esterror_ns) smp.esterror_ns = *t->esterror_ns + half;
-  smp.leap = leap_of(s.page.leap_indicator);
-  smp.disruption_marker = s.page.disruption_marker;
-  smp.vm_generation_counter = s.page.vm_generation_counter;
-  smp.seq = s.page.seq_count;
-  out.sample = smp;
+  out.sample = sample_at(s.page, out.validity, s.counter, s.before, s.after, out.why_not);
   return out;
 }
 

@@ -5,6 +5,7 @@
 // time is the bracket's midpoint and half its width adds to the error.
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "page.h"
 #include "page_source.h"
@@ -63,6 +64,12 @@ Result<uint32_t> peek_seq(PageSource& src);
 
 // Sample from a snapshot already taken (pure: tests feed it by hand).
 SampleOutcome sample_from(const Snapshot& s, abi::CounterId native = kNativeCounter);
+
+// sample_from()'s arithmetic for a page already assessed as usable (`v` is
+// assess(page)): the sample, or nullopt with `why_not` set. Exact (time_at);
+// the Sampler (sample_cache.h) falls back to it outside its fast range.
+std::optional<Sample> sample_at(const Page& page, const Validity& v, uint64_t counter, SysTime before,
+                                SysTime after, std::string& why_not);
 
 // Best of `attempts` snapshots by narrowest bracket. A page error (bad
 // header, stuck seqlock) is an Error; a page without usable time is a
