@@ -10,6 +10,7 @@
 
 #include "bench_page.h"
 #include "page_json.h"
+#include "sample_cache.h"
 
 namespace {
 
@@ -35,9 +36,41 @@ void BM_read_counter(benchmark::State& st) {
 }
 BENCHMARK(BM_read_counter);
 
-// One cross-timestamp: seqlock copy with the bracketed counter read, then
-// decode, validity, exact time and the sample.
+// The floor of any cross-timestamp: the bracket alone (clock_gettime,
+// counter read, clock_gettime), nothing read from the page.
+void BM_sample_floor(benchmark::State& st) {
+  for (auto _ : st) {
+    SysTime before = realtime_now();
+    uint64_t c = read_counter();
+    SysTime after = realtime_now();
+    benchmark::DoNotOptimize(before);
+    benchmark::DoNotOptimize(c);
+    benchmark::DoNotOptimize(after);
+  }
+}
+BENCHMARK(BM_sample_floor);
+
+// One cross-timestamp through the Sampler (src/sample_cache.h), the page
+// unchanged between samples: seq_count, the bracket, seq_count, and the
+// exact arithmetic on the calibration cached for that seq_count. This is
+// the figure tests/bench/run reports as "one sample".
 void BM_sample_one(benchmark::State& st) {
+  bench::MemoryPage mp(bench::calibrated_page(hz()));
+  Sampler sampler(mp.src);
+  Sample s;
+  for (auto _ : st) {
+    auto r = sampler.sample(s);
+    if (!r || !*r) { st.SkipWithError(r ? sampler.why_not().c_str() : r.error().message.c_str()); break; }
+    benchmark::DoNotOptimize(s.offset);
+    benchmark::DoNotOptimize(s.maxerror_ns);
+  }
+  st.counters["slow_reads"] = static_cast<double>(sampler.slow_reads());
+}
+BENCHMARK(BM_sample_one);
+
+// One cross-timestamp the uncached way: seqlock copy with the bracketed
+// counter read, then decode, validity, exact time and the sample.
+void BM_sample_one_snapshot(benchmark::State& st) {
   bench::MemoryPage mp(bench::calibrated_page(hz()));
   for (auto _ : st) {
     auto s = take_snapshot(mp.src);
@@ -47,7 +80,22 @@ void BM_sample_one(benchmark::State& st) {
     benchmark::DoNotOptimize(o.sample->offset);
   }
 }
-BENCHMARK(BM_sample_one);
+BENCHMARK(BM_sample_one_snapshot);
+
+// The Sampler when every sample finds a new seq_count (a host updating
+// faster than we sample): the full path plus rebuilding the cache.
+void BM_sample_one_new_seq(benchmark::State& st) {
+  bench::MemoryPage mp(bench::calibrated_page(hz()));
+  Sampler sampler(mp.src);
+  Sample s;
+  for (auto _ : st) {
+    sampler.invalidate();
+    auto r = sampler.sample(s);
+    if (!r || !*r) { st.SkipWithError(r ? sampler.why_not().c_str() : r.error().message.c_str()); break; }
+    benchmark::DoNotOptimize(s.offset);
+  }
+}
+BENCHMARK(BM_sample_one_new_seq);
 
 // What the daemon does per sample: the narrowest of 8.
 void BM_sample_best_of_8(benchmark::State& st) {
@@ -59,6 +107,19 @@ void BM_sample_best_of_8(benchmark::State& st) {
   }
 }
 BENCHMARK(BM_sample_best_of_8);
+
+// The same through the Sampler's best(): one copy for the first attempt
+// at most, then bracket-only readings.
+void BM_sample_best_of_8_cached(benchmark::State& st) {
+  bench::MemoryPage mp(bench::calibrated_page(hz()));
+  Sampler sampler(mp.src);
+  for (auto _ : st) {
+    auto o = sampler.best(8);
+    if (!o || !o->sample) { st.SkipWithError("no sample"); break; }
+    benchmark::DoNotOptimize(o->sample->offset);
+  }
+}
+BENCHMARK(BM_sample_best_of_8_cached);
 
 // `vmclockctl --page FILE now` without the process start: open the page
 // file, best of 8, format the answer.
