@@ -86,7 +86,6 @@ const char* why_not_usable(Unusable r) {
   return "page unusable";
 }
 
-int64_t timespec_ns(const timespec& t) { return t.tv_sec * kNsPerSec + t.tv_nsec; }
 
 timespec ns_timespec(int64_t ns) {
   timespec t;
@@ -110,6 +109,7 @@ struct vmclock_handle {
   const char* why = "";
   char why_buf[160] = {};
   bool published_only = false;
+  int64_t rt_ns = 0;  // this call's CLOCK_REALTIME reading
 
   // Refreshes `cal` from a full consistent copy; the counter is read in
   // the same window. False when the seqlock did not settle (busy host).
@@ -162,8 +162,14 @@ struct vmclock_handle {
     out = vmclock_bound{};
     timespec rt_ts;
     clock_gettime(CLOCK_REALTIME, &rt_ts);
-    out.realtime = rt_ts;
-    const int64_t rt = timespec_ns(rt_ts);
+    // Two 8-byte loads, as clock_gettime stored them: a 16-byte copy of the
+    // struct would wait on a failed store-to-load forward (~15 % of a call).
+    int64_t sec = rt_ts.tv_sec, nsec = rt_ts.tv_nsec;
+    asm("" : "+r"(sec), "+r"(nsec));
+    out.realtime.tv_sec = sec;
+    out.realtime.tv_nsec = nsec;
+    const int64_t rt = sec * kNsPerSec + nsec;
+    rt_ns = rt;
     why = "";
 
     const Marker* pm = nullptr;
@@ -229,7 +235,9 @@ struct vmclock_handle {
   }
 
   bool answer_from_segment(vmclock_bound& out, int64_t rt, const Marker* pm) {
-    bound::segment seg{};  // try_read fills it; {} for the compiler's sake
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // try_read() fills every field before it is read
+    bound::segment seg;
     bool got = false;
     for (int attempt = 0; attempt < 64 && !got; ++attempt) got = bound::try_read(segment, seg);
     if (!got) { why = "segment is being rewritten without pause"; return false; }
@@ -273,6 +281,8 @@ struct vmclock_handle {
     return true;
   }
 
+#pragma GCC diagnostic pop
+
   int finish(vmclock_bound& out, const Marker* pm) {
     // The very first answer after the page's marker moved is DISRUPTED,
     // whatever the source: applications learn of it even when a fresh
@@ -287,7 +297,7 @@ struct vmclock_handle {
       have_last_marker = true;
     }
     if (out.status == VMCLOCK_SYNCHRONIZED || out.status == VMCLOCK_FREERUNNING) {
-      const int64_t c = timespec_ns(out.realtime);
+      const int64_t c = rt_ns;
       const auto b = static_cast<int64_t>(out.bound_ns);
       out.earliest = ns_timespec(c - b);
       out.latest = ns_timespec(c + b);
