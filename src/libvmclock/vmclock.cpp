@@ -87,13 +87,6 @@ const char* why_not_usable(Unusable r) {
 }
 
 
-timespec ns_timespec(int64_t ns) {
-  timespec t;
-  t.tv_sec = ns / kNsPerSec;
-  t.tv_nsec = ns % kNsPerSec;
-  if (t.tv_nsec < 0) { t.tv_nsec += kNsPerSec; t.tv_sec -= 1; }
-  return t;
-}
 
 }  // namespace
 
@@ -109,7 +102,6 @@ struct vmclock_handle {
   const char* why = "";
   char why_buf[160] = {};
   bool published_only = false;
-  int64_t rt_ns = 0;  // this call's CLOCK_REALTIME reading
 
   // Refreshes `cal` from a full consistent copy; the counter is read in
   // the same window. False when the seqlock did not settle (busy host).
@@ -169,7 +161,6 @@ struct vmclock_handle {
     out.realtime.tv_sec = sec;
     out.realtime.tv_nsec = nsec;
     const int64_t rt = sec * kNsPerSec + nsec;
-    rt_ns = rt;
     why = "";
 
     const Marker* pm = nullptr;
@@ -297,10 +288,18 @@ struct vmclock_handle {
       have_last_marker = true;
     }
     if (out.status == VMCLOCK_SYNCHRONIZED || out.status == VMCLOCK_FREERUNNING) {
-      const int64_t c = rt_ns;
+      // One division (of the bound), then carries: realtime's own words
+      // are already split.
       const auto b = static_cast<int64_t>(out.bound_ns);
-      out.earliest = ns_timespec(c - b);
-      out.latest = ns_timespec(c + b);
+      const int64_t bs = b / kNsPerSec, bn = b % kNsPerSec;
+      int64_t es = out.realtime.tv_sec - bs, en = out.realtime.tv_nsec - bn;
+      if (en < 0) { en += kNsPerSec; --es; }
+      int64_t ls = out.realtime.tv_sec + bs, ln = out.realtime.tv_nsec + bn;
+      if (ln >= kNsPerSec) { ln -= kNsPerSec; ++ls; }
+      out.earliest.tv_sec = es;
+      out.earliest.tv_nsec = en;
+      out.latest.tv_sec = ls;
+      out.latest.tv_nsec = ln;
     } else {
       out.bound_ns = 0;
       if (out.status != VMCLOCK_DISRUPTED) out.status = VMCLOCK_UNKNOWN;
