@@ -62,10 +62,12 @@ Daemon::~Daemon() {
   if (sig_fd_ >= 0) ::close(sig_fd_);
 }
 
-Daemon::Clock Daemon::now() {
+Daemon::Clock Daemon::now() { return Clock{mono_now(), realtime_now()}; }
+
+int64_t Daemon::mono_now() {
   timespec m;
   clock_gettime(CLOCK_MONOTONIC, &m);
-  return Clock{m.tv_sec * kNsPerSec + m.tv_nsec, realtime_now()};
+  return m.tv_sec * kNsPerSec + m.tv_nsec;
 }
 
 Status Daemon::open_source() {
@@ -138,12 +140,11 @@ Status Daemon::build_sinks(const Config& old, bool first) {
 }
 
 Status Daemon::setup() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
+  sigemptyset(&sig_set_);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&sig_set_, s);
+  sigprocmask(SIG_BLOCK, &sig_set_, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  sig_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  sig_fd_ = signalfd(-1, &sig_set_, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sig_fd_ < 0) return make_error(Errc::os, fmt::format("signalfd: {}", std::strerror(errno)));
 
   if (auto s = open_source(); !s) {
@@ -317,12 +318,16 @@ void Daemon::makestep_tick(const Clock& c) {
   else incidents_.fail("chrony", "makestep", fmt::format("MAKESTEP failed: {}", m.error().message));
 }
 
-void Daemon::watch_tick(const Clock& c) {
-  if (!source_) return;
+bool Daemon::page_moved() {
+  if (!source_) return false;
   auto seq = peek_seq(*source_);
-  if (!seq) return;  // sample_tick reports page errors, once
+  if (!seq) return false;  // sample_tick reports page errors, once
   // Odd: the host is mid-update (or stuck); the next tick sees the result.
-  if ((*seq & 1u) || (last_seq_ && *seq == *last_seq_)) return;
+  return !(*seq & 1u) && (!last_seq_ || *seq != *last_seq_);
+}
+
+void Daemon::watch_tick(const Clock& c) {
+  if (!page_moved()) return;
   auto snap = take_snapshot(*source_);
   if (!snap) return;
   handle_snapshot_events(snap->page, c);
@@ -553,65 +558,122 @@ void Daemon::reload() {
   else log::notice("config", fmt::format("SIGHUP: reloaded {}", config_path_));
 }
 
+// The loop. The marker is watched every watch_interval_ms (5 ms: the
+// device may send no notification, and a reset is due within 10 ms), so
+// that wakeup is the daemon's whole CPU cost: it reads the monotonic
+// clock once and seq_count once, and sleeps again. Everything else is
+// housekeeping, which runs when its own deadline is due, on the watch
+// tick at or just after it (no wakeup of its own), or at once when the
+// watch saw the page move or a signal came.
 int Daemon::run() {
   Clock c = now();
   next_sample_ns_ = next_watch_ns_ = c.mono_ns;
-  sample_tick(c);
-  write_reports(c, true);
+  next_work_ns_ = housekeeping(c);  // samples, and writes the first reports
   sd_notify(0, "READY=1");
-  bool stop = false;
-  while (!stop) {
-    c = now();
-    if (c.mono_ns >= next_watch_ns_) {
-      watch_tick(c);
-      next_watch_ns_ = c.mono_ns + cfg_.watch_interval_ms * kMs;
-    }
-    if (c.mono_ns >= next_sample_ns_) {
-      sample_tick(c);
-      next_sample_ns_ = c.mono_ns + cfg_.interval_ms * kMs;
-    }
-    makestep_tick(c);
-    open_bound(c);
-    tracking_tick(c);
-    if (ptp_)
-      ptp_->tick(state_ == DaemonState::disrupted || state_ == DaemonState::paused, last_page_, ptp_sample_,
-                 c.mono_ns);
-    write_reports(c, false);
-    if (watchdog_usec_ && c.mono_ns - last_watchdog_ns_ > static_cast<int64_t>(watchdog_usec_) * 500) {
-      sd_notify(0, "WATCHDOG=1");
-      last_watchdog_ns_ = c.mono_ns;
-    }
-    int64_t wake = std::min({next_watch_ns_, next_sample_ns_, next_report_ns_});
-    if (!makestep_due_ns_.empty()) wake = std::min(wake, makestep_due_ns_.front());
-    if (ptp_) wake = std::min(wake, c.mono_ns + 1000 * kMs);
-    if (tracking_cmd_ && bound_ && bound_->wants_tracking()) wake = std::min(wake, next_tracking_ns_);
-    int64_t wait = std::max<int64_t>(0, wake - now().mono_ns);
-    pollfd fds[2] = {{sig_fd_, POLLIN, 0}, {source_ ? source_->notify_fd() : -1, POLLIN, 0}};
-    timespec ts{wait / kNsPerSec, wait % kNsPerSec};
-    int n = ::ppoll(fds, 2, &ts, nullptr);
-    if (n <= 0) continue;
-    if (fds[1].revents & POLLIN) {
-      // The device clears its notification when read.
-      uint8_t b[16];
-      (void)!::pread(fds[1].fd, b, sizeof b, 0);
-      next_watch_ns_ = 0;
-    }
-    if (fds[0].revents & POLLIN) {
-      signalfd_siginfo si;
-      while (::read(sig_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-        if (si.ssi_signo == SIGHUP) {
-          reload();
-        } else {
-          log::notice("daemon", fmt::format("{}: stopping", strsignal(static_cast<int>(si.ssi_signo))));
-          stop = true;
-        }
+  bool running = true;
+  while (running) {
+    int64_t t = mono_now();
+    bool work = t >= next_work_ns_;
+    std::optional<Clock> full;
+    if (source_ && t >= next_watch_ns_) {
+      // On the grid, so that the wakeups do not drift with the work done.
+      const int64_t period = cfg_.watch_interval_ms * kMs;
+      next_watch_ns_ += period;
+      if (next_watch_ns_ <= t) next_watch_ns_ = t + period;
+      if (page_moved()) {
+        full = now();
+        watch_tick(*full);
+        work = true;  // a disruption wants a sample, a reset, the reports now
       }
     }
+    if (work) {
+      if (!full) full = now();
+      next_work_ns_ = housekeeping(*full);
+      t = mono_now();
+    }
+    int64_t wake = next_work_ns_;
+    if (source_) {
+      // Housekeeping due within 5 ms of the next watch tick waits for it.
+      if (wake > t && wake < next_watch_ns_ && next_watch_ns_ - wake <= 5 * kMs) wake = next_watch_ns_;
+      wake = std::min(wake, next_watch_ns_);
+    }
+    running = sleep_until(wake, t);
   }
   sd_notify(0, "STOPPING=1");
   withdraw_all();
   write_reports(now(), true);
   return 0;
+}
+
+int64_t Daemon::housekeeping(const Clock& c) {
+  if (c.mono_ns >= next_sample_ns_) {
+    const int64_t due = next_sample_ns_;
+    sample_tick(c);
+    // Every interval_ms on average, though run on a watch tick after it.
+    const int64_t period = cfg_.interval_ms * kMs;
+    next_sample_ns_ = due + period > c.mono_ns ? due + period : c.mono_ns + period;
+  }
+  makestep_tick(c);
+  open_bound(c);
+  tracking_tick(c);
+  if (ptp_)
+    ptp_->tick(state_ == DaemonState::disrupted || state_ == DaemonState::paused, last_page_, ptp_sample_,
+               c.mono_ns);
+  write_reports(c, false);
+  const int64_t watchdog_ns = static_cast<int64_t>(watchdog_usec_) * 500;
+  if (watchdog_usec_ && c.mono_ns - last_watchdog_ns_ > watchdog_ns) {
+    sd_notify(0, "WATCHDOG=1");
+    last_watchdog_ns_ = c.mono_ns;
+  }
+
+  int64_t next = next_sample_ns_;
+  if (!cfg_.status_file.empty() || !cfg_.metrics_file.empty()) next = std::min(next, next_report_ns_);
+  if (!makestep_due_ns_.empty()) next = std::min(next, makestep_due_ns_.front());
+  // ptp4l's updater keeps its own retry (>= 100 ms) and check deadlines.
+  if (ptp_) next = std::min(next, c.mono_ns + 100 * kMs);
+  if (tracking_cmd_ && bound_ && bound_->wants_tracking()) next = std::min(next, next_tracking_ns_);
+  if (!bound_ && !cfg_.bound_segment.empty()) next = std::min(next, next_bound_open_ns_);
+  if (watchdog_usec_) next = std::min(next, last_watchdog_ns_ + watchdog_ns + 1);
+  return next;
+}
+
+bool Daemon::sleep_until(int64_t wake, int64_t now_ns) {
+  const int64_t wait = std::max<int64_t>(0, wake - now_ns);
+  timespec ts{wait / kNsPerSec, wait % kNsPerSec};
+  const int notify = source_ ? source_->notify_fd() : -1;
+  if (notify < 0) {
+    // Only signals to wait for: sigtimedwait() is one system call with no
+    // file to poll (cheaper than ppoll on the signalfd, measured).
+    siginfo_t si;
+    int sig = ::sigtimedwait(&sig_set_, &si, &ts);
+    return sig <= 0 || handle_signal(static_cast<uint32_t>(sig));
+  }
+  pollfd fds[2] = {{sig_fd_, POLLIN, 0}, {notify, POLLIN, 0}};
+  int n = ::ppoll(fds, 2, &ts, nullptr);
+  if (n <= 0) return true;
+  if (fds[1].revents & POLLIN) {
+    // The device clears its notification when read.
+    uint8_t b[16];
+    (void)!::pread(fds[1].fd, b, sizeof b, 0);
+    next_watch_ns_ = 0;
+  }
+  bool running = true;
+  if (fds[0].revents & POLLIN) {
+    signalfd_siginfo si;
+    while (::read(sig_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si))
+      running = handle_signal(si.ssi_signo) && running;
+  }
+  return running;
+}
+
+bool Daemon::handle_signal(uint32_t signo) {
+  if (signo == SIGHUP) {
+    reload();
+    next_work_ns_ = 0;  // the reports, new sinks and feeds: at once
+    return true;
+  }
+  log::notice("daemon", fmt::format("{}: stopping", strsignal(static_cast<int>(signo))));
+  return false;
 }
 
 }  // namespace vmc

@@ -1,6 +1,8 @@
 #pragma once
 // vmclockd's loop: watch the page, sample it, feed chrony's sinks, and on
 // a disruption drop every stale sample and make chrony drop its own.
+#include <signal.h>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,7 +59,17 @@ class Daemon {
     SysTime real;
   };
   static Clock now();
+  static int64_t mono_now();
+  // The 5 ms fast path: has seq_count moved since the last snapshot?
+  bool page_moved();
   void watch_tick(const Clock& c);
+  // Everything but the marker watch: sampling, chrony, ptp4l, the bound,
+  // the reports, the watchdog. Returns when it is next due.
+  int64_t housekeeping(const Clock& c);
+  // Sleeps until `wake` (CLOCK_MONOTONIC) or a signal or notification;
+  // false once SIGTERM/SIGINT arrived.
+  bool sleep_until(int64_t wake, int64_t now_ns);
+  bool handle_signal(uint32_t signo);
   void sample_tick(const Clock& c);
   void handle_snapshot_events(const Page& p, const Clock& c);
   void on_disruption(const std::vector<DisruptionEvent>& ev, const Clock& c);
@@ -103,6 +115,7 @@ class Daemon {
   std::vector<int64_t> makestep_due_ns_;
   int64_t next_sample_ns_ = 0;
   int64_t next_watch_ns_ = 0;
+  int64_t next_work_ns_ = 0;  // housekeeping's next deadline; 0: at once
   int64_t next_report_ns_ = 0;
   int64_t next_tracking_ns_ = 0;
   int64_t next_bound_open_ns_ = 0;
@@ -110,6 +123,7 @@ class Daemon {
   uint64_t watchdog_usec_ = 0;
   bool reports_dirty_ = true;
   int sig_fd_ = -1;
+  sigset_t sig_set_{};
 };
 
 }  // namespace vmc
