@@ -1,9 +1,9 @@
 // libvmclock's arithmetic on arbitrary numbers. Input: 8 bytes counter, 8
 // bytes CLOCK_REALTIME, 4 bytes UTC adjustment, then a page (112 bytes) or,
 // when shorter, a bound segment (72 bytes).
-//  - FastBound (src/bound_math.h) against time_at(): whenever both answer,
+//  - FastBound (src/core/bound_math.h) against time_at(): whenever both answer,
 //    the fast bound is never below the exact one and at most 3 ns above.
-//  - bound::grow (src/bound_segment.h) never wraps: a bound it gives is at
+//  - bound::grow (src/core/bound_segment.h) never wraps: a bound it gives is at
 //    least the published one and only for a SYNCHRONIZED/FREERUNNING record.
 #include <cstddef>
 #include <cstdint>

@@ -152,7 +152,7 @@ def bounds():
             if rt < (1 << 63):
                 put("bound", f"{fn}-{tag}", counter + struct.pack("<qi", rt, adj) + page)
     now = 1_795_000_000 * 1_000_000_000
-    # src/bound_segment.h: magic, version, size, seq, status, marker, generation, as_of, bound,
+    # src/core/bound_segment.h: magic, version, size, seq, status, marker, generation, as_of, bound,
     # max_drift_ppb, flags, stale_after, void_after.
     def seg(status, marker, as_of, bnd, drift, flags, stale, void):
         return struct.pack("<IHHIIQQqQIIqq", 0x424b4356, 1, 72, 42, status, marker, 7, as_of, bnd, drift, flags,

@@ -1,4 +1,4 @@
-// The ABI constants and names (src/abi.h): values as the kernel header
+// The ABI constants and names (src/core/abi.h): values as the kernel header
 // (include/uapi/linux/vmclock-abi.h, 6.13/7.0) and the shared reference
 // define them. Offsets are static_asserted in abi.h itself; the byte
 // pattern test in page_test.cpp checks decode() against them at run time.

@@ -1,4 +1,4 @@
-// DisruptionTracker (src/disruption.cpp): baseline, marker and generation
+// DisruptionTracker (src/core/disruption.cpp): baseline, marker and generation
 // changes, a generation counter that appears or vanishes, and the
 // SOON / IMMINENT warnings.
 #include <doctest/doctest.h>

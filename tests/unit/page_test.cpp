@@ -1,4 +1,4 @@
-// decode()/encode() (src/page.cpp): byte layout, byte order, the size rule
+// decode()/encode() (src/core/page.cpp): byte layout, byte order, the size rule
 // for vm_generation_counter, header errors, and the real Firecracker page.
 #include <doctest/doctest.h>
 

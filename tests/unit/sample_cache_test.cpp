@@ -1,4 +1,4 @@
-// The Sampler (src/sample_cache.h): the sample from the calibration cached
+// The Sampler (src/core/sample_cache.h): the sample from the calibration cached
 // per seq_count is the sample sample_from() gives for the same readings,
 // exactly (reference to the 2^-64 s, offset, maxerror and esterror to the
 // ns), over random pages and counter deltas on the real counter.

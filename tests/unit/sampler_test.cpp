@@ -1,4 +1,4 @@
-// The sampler (src/sampler.cpp): sample_from() on hand-built snapshots, and
+// The sampler (src/core/sampler.cpp): sample_from() on hand-built snapshots, and
 // take_snapshot()/best_sample() over a MemoryPageSource written with
 // PageWriter and calibrated against this machine's real counter.
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// seqlock_read() (src/seqlock.h) against PageWriter (src/page_writer.cpp):
+// seqlock_read() (src/core/seqlock.h) against PageWriter (src/core/page_writer.cpp):
 // a clean read, retries while the page changes, and a host stuck with an
 // odd seq_count: an error within the time limit, never a hang.
 #include <doctest/doctest.h>

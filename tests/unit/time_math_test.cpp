@@ -1,4 +1,4 @@
-// time_at() and error_growth_ns() (src/time_math.cpp) against values
+// time_at() and error_growth_ns() (src/core/time_math.cpp) against values
 // computed independently with Python integers (fractions, no floats):
 //
 //   period      = round(2^(64+shift) / f)

@@ -1,4 +1,4 @@
-// The unit types (src/units.h): 2^-64 fractions to nanoseconds and back,
+// The unit types (src/core/units.h): 2^-64 fractions to nanoseconds and back,
 // and diff_ns() rounding. Expected values from Python integers:
 //   to_ns_floor(f)   = (f * 10^9) >> 64
 //   to_ns_nearest(f) = (f * 10^9 + 2^63) >> 64

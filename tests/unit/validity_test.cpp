@@ -1,4 +1,4 @@
-// assess() (src/validity.cpp): one page built for each Unusable reason, the
+// assess() (src/core/validity.cpp): one page built for each Unusable reason, the
 // order of the checks, and both TAI offset conventions.
 #include <doctest/doctest.h>
 

@@ -7,14 +7,12 @@
 
 #include "page.h"
 #include "units.h"
+#include "utc_format.h"
 
 namespace vmc {
 
 nlohmann::json page_to_json(const Page& p);
 std::string page_to_text(const Page& p);
 std::string flags_to_text(abi::Flags f);
-// "2026-11-23T18:57:06.123456789Z" for people.
-std::string format_utc(Time64 t);
-std::string format_utc(SysTime t);
 
 }  // namespace vmc

@@ -15,7 +15,7 @@
 
 #include "daemon_bound.h"
 #include "daemon_ptp4l.h"
-#include "page_json.h"
+#include "utc_format.h"
 #include "report_file.h"
 #include "version.h"
 
