@@ -13,7 +13,7 @@
 
 #include "chrony_cmd_wire.h"
 #include "fd.h"
-#include "log.h"
+#include "log_sink.h"
 #include "result.h"
 
 namespace vmc::chrony {

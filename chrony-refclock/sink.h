@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "log.h"
+#include "log_sink.h"
 #include "result.h"
 #include "sampler.h"
 

@@ -68,10 +68,6 @@ GrandmasterUpdater::GrandmasterUpdater(const Ptp4lOptions& opts, PmcClient clien
       client_(std::move(client)),
       log_(std::move(log)) {}
 
-void GrandmasterUpdater::log(std::string_view line) const {
-  if (log_) log_(line);
-}
-
 void GrandmasterUpdater::tick(const ClockView& view, TimePoint now) {
   Mapped m = map_clock(view, mapping_);
   GrandmasterSettings desired = hysteresis_.update(m.settings, now);
@@ -96,7 +92,7 @@ void GrandmasterUpdater::sync(const GrandmasterSettings& desired, TimePoint now)
       // Only our wish changed.
     } else if (in_sync_ && status_.applied) {
       ++status_.reapplied;
-      log(fmt::format("ptp4l: settings changed behind our back (restart?): now {}; re-applying", describe(*current)));
+      log_line(log_, fmt::format("ptp4l: settings changed behind our back (restart?): now {}; re-applying", describe(*current)));
     }
     ++status_.sets_sent;
     auto echoed = client_.set_grandmaster_settings(desired, opts_.reply_timeout);
@@ -107,8 +103,8 @@ void GrandmasterUpdater::sync(const GrandmasterSettings& desired, TimePoint now)
                   now);
   }
   if (!status_.applied || *status_.applied != desired || status_.state != "applied")
-    log(fmt::format("ptp4l: announcing {} ({}{})", describe(desired), name(status_.grade),
-                    status_.held_back ? ", upgrade held back by hysteresis" : ""));
+    log_line(log_, fmt::format("ptp4l: announcing {} ({}{})", describe(desired), name(status_.grade),
+                               status_.held_back ? ", upgrade held back by hysteresis" : ""));
   status_.applied = desired;
   status_.state = "applied";
   in_sync_ = true;
@@ -118,8 +114,8 @@ void GrandmasterUpdater::sync(const GrandmasterSettings& desired, TimePoint now)
 void GrandmasterUpdater::fail(const Error& e, TimePoint now) {
   std::string state = e.code == Errc::no_input ? "absent" : "error";
   if (state != status_.state || e.message != status_.last_error)
-    log(state == "absent" ? fmt::format("{}; retrying every {} ms", e.message, opts_.retry_interval.count())
-                          : e.message);
+    log_line(log_, state == "absent" ? fmt::format("{}; retrying every {} ms", e.message, opts_.retry_interval.count())
+                                         : e.message);
   status_.state = std::move(state);
   status_.last_error = e.message;
   in_sync_ = false;
@@ -133,7 +129,7 @@ Status GrandmasterUpdater::withdraw() {
   in_sync_ = false;
   if (!echoed) return echoed.error();
   status_.applied = *echoed;
-  log(fmt::format("ptp4l: withdrawn: announcing {}", describe(*echoed)));
+  log_line(log_, fmt::format("ptp4l: withdrawn: announcing {}", describe(*echoed)));
   return Ok{};
 }
 

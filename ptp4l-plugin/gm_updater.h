@@ -10,12 +10,11 @@
 // retries every retry_interval and says so in status().
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
-#include <string_view>
 
+#include "log_sink.h"
 #include "pmc_client.h"
 #include "ptp_mapping.h"
 #include "ptp_options.h"
@@ -46,11 +45,10 @@ nlohmann::json to_json(const GrandmasterSettings& s);
 class GrandmasterUpdater {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
-  // One line per incident (state change, new error, new settings), each
-  // starting "ptp4l: ".
-  using LogFn = std::function<void(std::string_view)>;
 
   // Validates the options and binds the client socket; ptp4l need not run.
+  // `log` gets one line per incident (state change, new error, new
+  // settings), each starting "ptp4l: ".
   static Result<GrandmasterUpdater> create(const Ptp4lOptions& opts, LogFn log = {});
 
   void tick(const ClockView& view, TimePoint now);
@@ -64,7 +62,6 @@ class GrandmasterUpdater {
   GrandmasterUpdater(const Ptp4lOptions& opts, PmcClient client, LogFn log);
   void sync(const GrandmasterSettings& desired, TimePoint now);
   void fail(const Error& e, TimePoint now);
-  void log(std::string_view line) const;
 
   Ptp4lOptions opts_;
   MappingOptions mapping_;

@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
   }
   if (seconds < 0 || shm_unit.has_value() == !sock_path.empty()) { usage(); return 64; }
 
-  vmc::chrony::LogFn log = [](std::string_view l) { fmt::print(stderr, "vmc-sink-feed: {}\n", l); };
+  vmc::LogFn log = [](std::string_view l) { fmt::print(stderr, "vmc-sink-feed: {}\n", l); };
   auto sink = shm_unit ? vmc::chrony::make_shm_sink(*shm_unit, {.create = true, .perm = 0600, .log = log})
                        : vmc::chrony::make_sock_sink(sock_path, {.log = log});
   if (!sink) {

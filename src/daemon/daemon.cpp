@@ -45,7 +45,7 @@ constexpr int64_t kResetGiveUpNs = 10'000 * kMs;
 // estimates that were still settling.
 constexpr int64_t kMakestepDelaysNs[] = {3'000 * kMs, 6'000 * kMs, 12'000 * kMs};
 
-chrony::LogFn make_log_fn() {
+LogFn make_log_fn() {
   return [](std::string_view line) { log::prefixed(line); };
 }
 
