@@ -9,19 +9,11 @@
 #include <cstring>
 #include <fmt/format.h>
 
-#include "shm_layout.h"
+#include "shm_sample.h"
 #include "sink.h"
 
 namespace vmc::chrony {
 namespace {
-
-void split_ns(int64_t ns, time_t& sec, int& usec, int& nsec) {
-  int64_t s = ns / kNsPerSec, r = ns % kNsPerSec;
-  if (r < 0) { r += kNsPerSec; --s; }
-  sec = static_cast<time_t>(s);
-  nsec = static_cast<int>(r);
-  usec = static_cast<int>(r / 1000);  // chrony ignores NSec unless USec == NSec/1000
-}
 
 template <class T>
 void put(T& field, T v) { __atomic_store_n(&field, v, __ATOMIC_RELAXED); }
@@ -46,14 +38,7 @@ class ShmSink final : public SampleSink {
   std::string_view name() const override { return "shm"; }
 
   Status publish(const vmc::Sample& s) override {
-    ShmTime v{};
-    v.mode = 1;
-    split_ns(s.system.ns + s.offset.count, v.clockTimeStampSec, v.clockTimeStampUSec, v.clockTimeStampNSec);
-    split_ns(s.system.ns, v.receiveTimeStampSec, v.receiveTimeStampUSec, v.receiveTimeStampNSec);
-    v.leap = static_cast<int>(s.leap);
-    v.precision = precision_log2(s.maxerror_ns);
-    v.nsamples = 0;
-
+    const ShmTime v = to_shm_time(s);
     ShmTime& m = *shm_;
     put(m.mode, 1);
     put(m.valid, 0);
@@ -104,41 +89,6 @@ Result<std::unique_ptr<SampleSink>> make_shm_sink(int unit, ShmOptions opts) {
   }
   log_line(opts.log, fmt::format("shm: attached to unit {} (key {:#x})", unit, kShmKeyBase + unit));
   return std::unique_ptr<SampleSink>(new ShmSink(unit, static_cast<ShmTime*>(p), std::move(opts)));
-}
-
-Result<ShmReading> read_shm_segment(int unit, bool consume) {
-  auto id = shm_id(unit, false, 0);
-  if (!id) return id.error();
-  void* p = shmat(*id, nullptr, consume ? 0 : SHM_RDONLY);
-  if (p == reinterpret_cast<void*>(-1)) {
-    int e = errno;
-    return make_error(Errc::os, fmt::format("shm: unit {}: shmat: {}", unit, std::strerror(e)));
-  }
-  auto* shm = static_cast<ShmTime*>(p);
-  ShmReading r;
-  // The same steps as chrony 4.3 shm_poll(): copy, then compare count.
-  std::memcpy(&r.raw, const_cast<const ShmTime*>(shm), sizeof(ShmTime));
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  int count_after = __atomic_load_n(&shm->count, __ATOMIC_RELAXED);
-  const ShmTime& t = r.raw;
-  r.accepted = !((t.mode == 1 && t.count != count_after) || !(t.mode == 0 || t.mode == 1) || !t.valid);
-  if (r.accepted && consume) __atomic_store_n(&shm->valid, 0, __ATOMIC_SEQ_CST);
-  r.nsec_used = t.clockTimeStampNSec / 1000 == t.clockTimeStampUSec &&
-                t.receiveTimeStampNSec / 1000 == t.receiveTimeStampUSec;
-  int64_t cn = r.nsec_used ? t.clockTimeStampNSec : int64_t{1000} * t.clockTimeStampUSec;
-  int64_t rn = r.nsec_used ? t.receiveTimeStampNSec : int64_t{1000} * t.receiveTimeStampUSec;
-  r.clock_ns = static_cast<int64_t>(t.clockTimeStampSec) * kNsPerSec + cn;
-  r.receive_ns = static_cast<int64_t>(t.receiveTimeStampSec) * kNsPerSec + rn;
-  shmdt(p);
-  return r;
-}
-
-Status remove_shm_segment(int unit) {
-  int id = shmget(static_cast<key_t>(kShmKeyBase + unit), 0, 0);
-  if (id < 0) return errno == ENOENT ? Status(Ok{}) : make_error(Errc::os, fmt::format("shm: unit {}: shmget: {}", unit, std::strerror(errno)));
-  if (shmctl(id, IPC_RMID, nullptr) != 0)
-    return make_error(Errc::os, fmt::format("shm: unit {}: IPC_RMID: {}", unit, std::strerror(errno)));
-  return Ok{};
 }
 
 }  // namespace vmc::chrony

@@ -1,7 +1,8 @@
 #pragma once
 // Where samples go: one interface, one small file per chrony refclock kind
 // (shm_sink.cpp, sock_sink.cpp), as chrony keeps refclock_shm.c and
-// refclock_sock.c behind refclock.h. chronyd creates the SHM segment and
+// refclock_sock.c behind refclock.h; what each puts on the wire is encoded
+// apart (shm_sample.h, sock_sample.h). chronyd creates the SHM segment and
 // binds the SOCK socket; a sink is the client of both.
 #include <chrono>
 #include <cstdint>
@@ -25,7 +26,7 @@ struct SinkHealth {
 
 class SampleSink {
  public:
-  virtual ~SampleSink();
+  virtual ~SampleSink() = default;
   virtual std::string_view name() const = 0;
   // Never blocks. A sink whose peer is away returns Errc::temp_fail and
   // keeps trying to reach it on later calls.
@@ -55,9 +56,5 @@ Result<std::unique_ptr<SampleSink>> make_shm_sink(int unit, ShmOptions opts = {}
 // `path` is the one in `refclock SOCK <path>`. Succeeds when chronyd is not
 // there yet: the sink connects when it appears.
 Result<std::unique_ptr<SampleSink>> make_sock_sink(std::string path, SockOptions opts = {});
-
-// log2 of the error bound in seconds, rounded up, as the SHM precision
-// field wants it (1 ns -> -29, 1 us -> -19, 1 ms -> -9). 0 ns gives -30.
-int precision_log2(uint64_t maxerror_ns);
 
 }  // namespace vmc::chrony

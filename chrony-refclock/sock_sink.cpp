@@ -12,7 +12,7 @@
 
 #include "fd.h"
 #include "sink.h"
-#include "sock_layout.h"
+#include "sock_sample.h"
 
 namespace vmc::chrony {
 namespace {

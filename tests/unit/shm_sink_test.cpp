@@ -1,5 +1,5 @@
-// The SHM sink read back as chronyd 4.3 reads it (read_shm_segment copies
-// shm_poll()), including while another thread writes.
+// The SHM sink read back as chronyd 4.3 reads it (tests/support/shm_reader.h
+// copies shm_poll()), including while another thread writes.
 #include <doctest/doctest.h>
 #include <unistd.h>
 
@@ -7,7 +7,8 @@
 #include <chrono>
 #include <thread>
 
-#include "shm_layout.h"
+#include "shm_reader.h"
+#include "shm_sample.h"
 #include "sink.h"
 
 using namespace vmc;

@@ -14,7 +14,7 @@
 
 #include "fd.h"
 #include "sink.h"
-#include "sock_layout.h"
+#include "sock_sample.h"
 
 using namespace vmc;
 using namespace vmc::chrony;

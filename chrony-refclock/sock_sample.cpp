@@ -1,22 +1,7 @@
-#include "sink.h"
-
-#include <cmath>
-
-#include "sock_layout.h"
+// Encodes a Sample as chrony's SOCK datagram (sock_sample.h); no I/O.
+#include "sock_sample.h"
 
 namespace vmc::chrony {
-
-SampleSink::~SampleSink() = default;
-
-int precision_log2(uint64_t maxerror_ns) {
-  if (maxerror_ns == 0) return -30;
-  double p = std::ceil(std::log2(static_cast<double>(maxerror_ns) * 1e-9));
-  // chrony's own precision option stops at 2^-30 s (about 1 ns); the upper
-  // clamp only keeps the int meaningful for absurd bounds.
-  if (p < -30) return -30;
-  if (p > 30) return 30;
-  return static_cast<int>(p);
-}
 
 SockSample to_sock_sample(const vmc::Sample& s) {
   SockSample out{};

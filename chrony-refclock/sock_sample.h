@@ -1,7 +1,8 @@
 #pragma once
 // The SOCK refclock datagram, copied field by field from chrony 4.3
-// refclock_sock.c (struct sock_sample); chronyd drops any datagram that is
-// not exactly this size or lacks the magic.
+// refclock_sock.c (struct sock_sample), and its encoding from a Sample;
+// chronyd drops any datagram that is not exactly this size or lacks the
+// magic. Sending it is sock_sink.cpp's business.
 #include <sys/time.h>
 
 #include <cstddef>

@@ -1,12 +1,13 @@
 #pragma once
 // The SHM refclock segment, copied field by field from chrony 4.3
-// refclock_shm.c (struct shmTime), which is gpsd's/ntpd's layout for LP64.
-// Also read by tests, as chronyd reads it, to prove what was (not) written.
+// refclock_shm.c (struct shmTime), which is gpsd's/ntpd's layout for LP64,
+// and the encoding of a Sample into its fields. Writing them under chrony's
+// count/valid protocol is shm_sink.cpp's business.
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
 
-#include "result.h"
+#include "sampler.h"
 
 namespace vmc::chrony {
 
@@ -44,20 +45,13 @@ static_assert(offsetof(ShmTime, receiveTimeStampNSec) == 56);
 static_assert(offsetof(ShmTime, dummy) == 60);
 static_assert(sizeof(ShmTime) == 96);
 
-// What chronyd's shm_poll() would make of the segment right now.
-struct ShmReading {
-  ShmTime raw{};
-  bool accepted = false;    // mode, count and valid let chrony take it
-  bool nsec_used = false;   // NSec/1000 == USec for both stamps
-  int64_t clock_ns = 0;     // as chrony would build the timestamps
-  int64_t receive_ns = 0;
-  int64_t offset_ns() const { return clock_ns - receive_ns; }
-};
+// The sample's fields of a segment: both stamps (to the nanosecond, with
+// USec = NSec/1000 so chrony uses NSec), leap and precision. mode, count
+// and valid are left 0: they belong to the writer's protocol.
+ShmTime to_shm_time(const vmc::Sample& s);
 
-// Attaches read-only (Errc::no_input when there is no segment). With
-// `consume`, clears valid on an accepted sample, as chronyd does.
-Result<ShmReading> read_shm_segment(int unit, bool consume = false);
-// Removes a segment a test created (IPC_RMID); absent is fine.
-Status remove_shm_segment(int unit);
+// log2 of the error bound in seconds, rounded up, as the precision field
+// wants it (1 ns -> -29, 1 us -> -19, 1 ms -> -9). 0 ns gives -30.
+int precision_log2(uint64_t maxerror_ns);
 
 }  // namespace vmc::chrony
