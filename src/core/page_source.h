@@ -27,6 +27,10 @@ class PageSource {
   // read just after the copy, not inside its window.
   virtual bool counter_in_window() const { return true; }
   virtual std::string_view kind() const = 0;
+  // Why the source reads the way kind() says when that is a fallback (for
+  // "device-pread": the mmap() error), for the line that names the kind;
+  // empty otherwise.
+  virtual std::string note() const { return {}; }
   const std::string& path() const { return path_; }
 
  protected:

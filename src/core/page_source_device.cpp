@@ -45,7 +45,9 @@ class DevicePageSource final : public PageSource {
   void enable_notify(bool on) { notify_ = on; }
   bool counter_in_window() const override { return static_cast<bool>(map_); }
   std::string_view kind() const override { return map_ ? "device-mmap" : "device-pread"; }
-  int mmap_errno() const { return mmap_errno_; }
+  std::string note() const override {
+    return map_ ? std::string() : fmt::format("mmap refused: {}", std::strerror(mmap_errno_));
+  }
 
  private:
   Fd fd_;

@@ -1,7 +1,7 @@
 // Page sources (src/page_source*.cpp): the page file (open errors that name
 // the path, header errors through take_snapshot, rename-replacement,
 // truncation, removal and re-creation), the memory source, and a character
-// device that is not a vmclock (/dev/null).
+// device that is not a vmclock (/dev/null read with pread, /dev/zero mapped).
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -99,6 +100,7 @@ TEST_CASE("file source: opens a page file") {
   write_page(path, page_n(1));
   auto src = open_ok(path);
   CHECK(src->kind() == "file");
+  CHECK(src->note().empty());
   CHECK(src->path() == path);
   CHECK(src->counter_in_window());
   CHECK(src->notify_fd() == -1);
@@ -413,6 +415,7 @@ TEST_CASE("file source: removal and re-creation") {
 TEST_CASE("memory source") {
   MemoryPageSource m;
   CHECK(m.kind() == "memory");
+  CHECK(m.note().empty());
   CHECK(m.path() == "<memory>");
   CHECK(m.size() == 4096);
   auto v = m.view();
@@ -433,10 +436,25 @@ TEST_CASE("device source: a character device that is not a vmclock") {
   // error comes at the snapshot and names the path.
   auto src = open_page_source("/dev/null");
   REQUIRE_MESSAGE(src.ok(), (src.ok() ? std::string() : src.error().message));
-  CHECK(contains(std::string((*src)->kind()), "device"));
+  CHECK((*src)->kind() == "device-pread");
+  // /dev/null has no mmap: the source says why it reads with pread.
+  CHECK(contains((*src)->note(), "mmap refused: "));
+  CHECK(contains((*src)->note(), std::strerror(ENODEV)));
   CHECK((*src)->notify_fd() == -1);
   auto s = take_snapshot(**src);
   REQUIRE_FALSE(s.ok());
   CHECK(s.error().code == Errc::data);
   CHECK(contains(s.error().message, "/dev/null"));
+}
+
+TEST_CASE("device source: a character device that maps reads through the mapping") {
+  // /dev/zero maps: no fallback, so nothing to note; its zeros are no page.
+  auto src = open_page_source("/dev/zero");
+  REQUIRE_MESSAGE(src.ok(), (src.ok() ? std::string() : src.error().message));
+  CHECK((*src)->kind() == "device-mmap");
+  CHECK((*src)->note().empty());
+  CHECK((*src)->counter_in_window());
+  auto s = take_snapshot(**src);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().code == Errc::data);
 }
