@@ -18,15 +18,18 @@ BIN = os.environ.get("VMC_BIN", os.path.join(os.path.dirname(__file__), "../../b
 
 
 def skip_unless_possible():
-    """Exits 0 with SKIP when the test cannot run here (needs root, ptp4l)."""
+    """Exits with ctest's skip code (VMC_SKIP_CODE, set by tests/CMakeLists.txt;
+    automake's 77 when run by hand) when the test cannot run here: it needs
+    root for network namespaces, and ptp4l, pmc and ip."""
+    missing = [t for t in ("ptp4l", "pmc", "ip") if not shutil.which(t)]
     why = None
     if os.geteuid() != 0:
         why = "needs root for network namespaces"
-    elif not shutil.which("ptp4l") or not shutil.which("pmc"):
-        why = "ptp4l/pmc not installed"
+    elif missing:
+        why = f"{'/'.join(missing)} not installed (not on PATH)"
     if why:
-        print(f"SKIP: {why}")
-        sys.exit(0)
+        print(f"SKIP: {why}", flush=True)
+        sys.exit(int(os.environ.get("VMC_SKIP_CODE", "77")))
 
 
 def run(cmd, check=True, timeout=30, **kw):

@@ -1,7 +1,8 @@
 // drop_privileges() for real: each case runs in a forked child (a process
 // cannot get root back, and the test runner must keep it), which reports
-// through its exit code and stderr. The root cases skip with a message when
-// the tests do not run as root.
+// through its exit code and stderr. The cases that need root are the suite
+// "root": ctest runs it as its own entry (unit.privdrop_test.root), which
+// reports Skipped when not root; doctest skips them then too.
 #include <doctest/doctest.h>
 #include <grp.h>
 #include <pwd.h>
@@ -29,16 +30,11 @@ int in_child(const std::function<int()>& body) {
   return WEXITSTATUS(st);
 }
 
-bool have_root() {
-  if (geteuid() == 0) return true;
-  MESSAGE("not running as root: skipping the privilege-drop checks that need it");
-  return false;
-}
-
 }  // namespace
 
+TEST_SUITE("root" * doctest::skip(geteuid() != 0)) {
+
 TEST_CASE("drop_privileges as root ends as nobody with no capabilities anywhere") {
-  if (!have_root()) return;
   passwd* nb = getpwnam("nobody");
   REQUIRE_MESSAGE(nb != nullptr, "the test needs the user nobody");
   const uid_t want_uid = nb->pw_uid;
@@ -75,7 +71,6 @@ TEST_CASE("drop_privileges as root ends as nobody with no capabilities anywhere"
 }
 
 TEST_CASE("drop_privileges refuses an unknown user and root itself") {
-  if (!have_root()) return;
   int code = in_child([] {
     auto st = vmc::drop_privileges("no-such-user-vmclockd-test");
     if (st || st.error().code != vmc::Errc::config) return 20;
@@ -90,6 +85,8 @@ TEST_CASE("drop_privileges refuses an unknown user and root itself") {
   });
   CHECK(code == 0);
 }
+
+}  // TEST_SUITE("root")
 
 TEST_CASE("drop_privileges when not root changes nothing and says so") {
   auto run = [] {
