@@ -290,7 +290,8 @@ Result<Config> load_config(const std::string& path) {
   while (got < text.size()) {
     ssize_t n = retry_eintr([&] { return ::read(fd.get(), text.data() + got, text.size() - got); });
     if (n < 0)
-      return make_error(Errc::no_input, fmt::format("{}: cannot read the configuration: {}", path, std::strerror(errno)));
+      return make_error(Errc::no_input,
+                        fmt::format("{}: cannot read the configuration: {}", path, std::strerror(errno)));
     if (n == 0) break;
     got += static_cast<size_t>(n);
   }

@@ -266,7 +266,8 @@ TEST_CASE("the man page gives every key with the table's type, bounds and defaul
     const std::string def = k.value == "\"\"" ? "empty" : k.value;
     CHECK_MESSAGE(man[name] == k.key + " (" + k.type + ", default " + def + ")", name);
   }
-  for (const auto& [name, text] : man) CHECK_MESSAGE(table.count(name), "the man page has a key the table has not: ", name);
+  for (const auto& [name, text] : man)
+    CHECK_MESSAGE(table.count(name), "the man page has a key the table has not: ", name);
 }
 
 TEST_CASE("the packaged vmclockd.toml lists every key with its default and the table's bounds") {

@@ -90,12 +90,14 @@ TEST_CASE("bounds: each end is taken, one past it refused, with the range in the
        [](Ptp4lOptions& o, int64_t v) { o.default_utc_offset = static_cast<int16_t>(v); }},
       {"upgrade_hold_updates", bounds::upgrade_hold_updates,
        [](Ptp4lOptions& o, int64_t v) { o.upgrade_hold_updates = static_cast<uint32_t>(v); }},
-      {"upgrade_hold_ms", bounds::upgrade_hold_ms, [](Ptp4lOptions& o, int64_t v) { o.upgrade_hold = milliseconds{v}; }},
+      {"upgrade_hold_ms", bounds::upgrade_hold_ms,
+       [](Ptp4lOptions& o, int64_t v) { o.upgrade_hold = milliseconds{v}; }},
       {"check_interval_ms", bounds::check_interval_ms,
        [](Ptp4lOptions& o, int64_t v) { o.check_interval = milliseconds{v}; }},
       {"retry_interval_ms", bounds::retry_interval_ms,
        [](Ptp4lOptions& o, int64_t v) { o.retry_interval = milliseconds{v}; }},
-      {"reply_timeout_ms", bounds::reply_timeout_ms, [](Ptp4lOptions& o, int64_t v) { o.reply_timeout = milliseconds{v}; }},
+      {"reply_timeout_ms", bounds::reply_timeout_ms,
+       [](Ptp4lOptions& o, int64_t v) { o.reply_timeout = milliseconds{v}; }},
   };
   for (const auto& c : cases) {
     CAPTURE(c.key);
