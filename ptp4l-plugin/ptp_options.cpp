@@ -1,3 +1,4 @@
+// Time source names and the bound checks of ptp_options.h.
 #include "ptp_options.h"
 
 #include <fmt/format.h>
@@ -60,29 +61,38 @@ std::string_view time_source_name(uint8_t code) {
 }
 
 Status validate(const Ptp4lOptions& o) {
-  using std::chrono::milliseconds;
-  if (o.uds_address.empty() || o.uds_address.size() > 107)
-    return out_of_range("uds_address", fmt::format("\"{}\"", o.uds_address), "a socket path of 1 to 107 bytes");
-  if (o.client_address.size() > 107)
-    return out_of_range("client_address", fmt::format("\"{}\"", o.client_address), "at most 107 bytes");
-  if (o.locked_maxerror_ns < 1 || o.locked_maxerror_ns > kMaxLockedMaxerrorNs)
-    return out_of_range("locked_maxerror_ns", std::to_string(o.locked_maxerror_ns), "1 .. 10000000000 (10 s)");
-  if (o.holdover_maxerror_ns < o.locked_maxerror_ns || o.holdover_maxerror_ns > kMaxHoldoverMaxerrorNs)
+  using bounds::socket_path_bytes;
+  if (o.uds_address.empty() || o.uds_address.size() > socket_path_bytes)
+    return out_of_range("uds_address", fmt::format("\"{}\"", o.uds_address),
+                        fmt::format("a socket path of 1 to {} bytes", socket_path_bytes));
+  if (o.client_address.size() > socket_path_bytes)
+    return out_of_range("client_address", fmt::format("\"{}\"", o.client_address),
+                        fmt::format("at most {} bytes", socket_path_bytes));
+  // Values beyond int64_t wrap negative here, and are refused as they should.
+  auto in = [](auto v, Range r) { return r.contains(static_cast<int64_t>(v)); };
+  auto span = [](Range r) { return fmt::format("{} .. {}", r.min, r.max); };
+  auto seconds = [](int64_t ns) { return fmt::format("({} s)", ns / 1'000'000'000); };
+  const Range locked = bounds::locked_maxerror_ns, holdover = bounds::holdover_maxerror_ns;
+  if (!in(o.locked_maxerror_ns, locked))
+    return out_of_range("locked_maxerror_ns", std::to_string(o.locked_maxerror_ns),
+                        fmt::format("{} {}", span(locked), seconds(locked.max)));
+  if (o.holdover_maxerror_ns < o.locked_maxerror_ns || !in(o.holdover_maxerror_ns, holdover))
     return out_of_range("holdover_maxerror_ns", std::to_string(o.holdover_maxerror_ns),
-                        fmt::format("locked_maxerror_ns ({}) .. 1000000000000 (1000 s)", o.locked_maxerror_ns));
-  if (o.default_utc_offset < 0 || o.default_utc_offset > 1000)
-    return out_of_range("default_utc_offset", std::to_string(o.default_utc_offset), "0 .. 1000");
-  if (o.upgrade_hold_updates < 1 || o.upgrade_hold_updates > 1000)
-    return out_of_range("upgrade_hold_updates", std::to_string(o.upgrade_hold_updates), "1 .. 1000");
-  auto in = [](milliseconds v, milliseconds lo, milliseconds hi) { return v >= lo && v <= hi; };
-  if (!in(o.upgrade_hold, milliseconds{0}, milliseconds{3'600'000}))
-    return out_of_range("upgrade_hold_ms", std::to_string(o.upgrade_hold.count()), "0 .. 3600000");
-  if (!in(o.check_interval, milliseconds{1'000}, milliseconds{3'600'000}))
-    return out_of_range("check_interval_ms", std::to_string(o.check_interval.count()), "1000 .. 3600000");
-  if (!in(o.retry_interval, milliseconds{100}, milliseconds{3'600'000}))
-    return out_of_range("retry_interval_ms", std::to_string(o.retry_interval.count()), "100 .. 3600000");
-  if (!in(o.reply_timeout, milliseconds{1}, milliseconds{200}))
-    return out_of_range("reply_timeout_ms", std::to_string(o.reply_timeout.count()), "1 .. 200");
+                        fmt::format("locked_maxerror_ns ({}) .. {} {}", o.locked_maxerror_ns, holdover.max,
+                                    seconds(holdover.max)));
+  if (!in(o.default_utc_offset, bounds::default_utc_offset))
+    return out_of_range("default_utc_offset", std::to_string(o.default_utc_offset), span(bounds::default_utc_offset));
+  if (!in(o.upgrade_hold_updates, bounds::upgrade_hold_updates))
+    return out_of_range("upgrade_hold_updates", std::to_string(o.upgrade_hold_updates),
+                        span(bounds::upgrade_hold_updates));
+  if (!in(o.upgrade_hold.count(), bounds::upgrade_hold_ms))
+    return out_of_range("upgrade_hold_ms", std::to_string(o.upgrade_hold.count()), span(bounds::upgrade_hold_ms));
+  if (!in(o.check_interval.count(), bounds::check_interval_ms))
+    return out_of_range("check_interval_ms", std::to_string(o.check_interval.count()), span(bounds::check_interval_ms));
+  if (!in(o.retry_interval.count(), bounds::retry_interval_ms))
+    return out_of_range("retry_interval_ms", std::to_string(o.retry_interval.count()), span(bounds::retry_interval_ms));
+  if (!in(o.reply_timeout.count(), bounds::reply_timeout_ms))
+    return out_of_range("reply_timeout_ms", std::to_string(o.reply_timeout.count()), span(bounds::reply_timeout_ms));
   return Ok{};
 }
 

@@ -1,8 +1,13 @@
 #pragma once
-// The [ptp4l] section of vmclockd.toml: every key once, with its default and
-// bounds. The daemon parses the TOML; this module owns the meaning.
+// The ptp4l feed's options in their working types, with the bounds of each
+// (`bounds`, the one place they are written: validate() checks them here
+// and vmclockd's option table checks a file's values against the same
+// constants). Defaults that the mapping or the hysteresis own are taken
+// from MappingOptions and Hysteresis::Options, not repeated.
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -15,22 +20,40 @@ struct Ptp4lOptions {
   bool enabled = false;                         // a [ptp4l] section turns it on
   std::string uds_address = "/var/run/ptp4l";   // ptp4l's uds_address
   std::string client_address;                   // "" = abstract socket chosen by the kernel
-  uint8_t domain_number = 0;                    // 0..255: ptp4l's domainNumber
-  uint8_t time_source = time_source::other;     // number 0..255 or a name, see parse_time_source
-  uint64_t locked_maxerror_ns = 1'000'000;      // class 6 limit; 1 ns .. 10 s
-  uint64_t holdover_maxerror_ns = 10'000'000;   // class 7 limit; >= locked_maxerror_ns, <= 1000 s
-  int16_t default_utc_offset = 37;              // 0..1000: sent with UTC_OFF_VALID clear
-  bool ptp_timescale = false;                   // true only for the hardware-timestamping variant
-  uint32_t upgrade_hold_updates = 3;            // 1..1000
-  std::chrono::milliseconds upgrade_hold{10'000};       // 0..1 h
-  std::chrono::milliseconds check_interval{5'000};      // 1 s..1 h: periodic GET
-  std::chrono::milliseconds retry_interval{2'000};      // 100 ms..1 h: ptp4l absent or failing
-  std::chrono::milliseconds reply_timeout{20};          // 1..200 ms per request
+  uint8_t domain_number = 0;                    // ptp4l's domainNumber
+  uint8_t time_source = MappingOptions{}.time_source;  // number 0..255 or a name, see parse_time_source
+  uint64_t locked_maxerror_ns = MappingOptions{}.locked_maxerror_ns;      // class 6 limit
+  uint64_t holdover_maxerror_ns = MappingOptions{}.holdover_maxerror_ns;  // class 7 limit
+  int16_t default_utc_offset = MappingOptions{}.default_utc_offset;       // sent with UTC_OFF_VALID clear
+  bool ptp_timescale = MappingOptions{}.ptp_timescale;  // true only for the hardware-timestamping variant
+  uint32_t upgrade_hold_updates = Hysteresis::Options{}.hold_updates;
+  std::chrono::milliseconds upgrade_hold = Hysteresis::Options{}.hold_time;
+  std::chrono::milliseconds check_interval{5'000};  // periodic GET
+  std::chrono::milliseconds retry_interval{2'000};  // ptp4l absent or failing
+  std::chrono::milliseconds reply_timeout{20};      // per request
   bool operator==(const Ptp4lOptions&) const = default;
 };
 
-inline constexpr uint64_t kMaxLockedMaxerrorNs = 10'000'000'000ULL;
-inline constexpr uint64_t kMaxHoldoverMaxerrorNs = 1'000'000'000'000ULL;
+// An inclusive range of a key's values (in the file's unit: ms, ns).
+struct Range {
+  int64_t min, max;
+  constexpr bool contains(int64_t v) const { return v >= min && v <= max; }
+};
+
+namespace bounds {
+inline constexpr Range domain_number{0, std::numeric_limits<uint8_t>::max()};
+inline constexpr Range locked_maxerror_ns{1, 10'000'000'000};  // 10 s
+// And at least locked_maxerror_ns: validate() checks that.
+inline constexpr Range holdover_maxerror_ns{1, 1'000'000'000'000};  // 1000 s
+inline constexpr Range default_utc_offset{0, 1000};
+inline constexpr Range upgrade_hold_updates{1, 1000};
+inline constexpr Range upgrade_hold_ms{0, 3'600'000};
+inline constexpr Range check_interval_ms{1'000, 3'600'000};
+inline constexpr Range retry_interval_ms{100, 3'600'000};
+inline constexpr Range reply_timeout_ms{1, 200};
+// sockaddr_un's sun_path less its terminating NUL.
+inline constexpr size_t socket_path_bytes = 107;
+}  // namespace bounds
 
 // "atomic_clock", "gnss", "ptp", "ntp", "hand_set", "other",
 // "internal_oscillator" (case-insensitive), or a number 0..255, decimal or

@@ -1,116 +1,195 @@
+// Parsing vmclockd.toml: the option table (each key's name, type, bounds,
+// help and the Config member it sets), the file's checks, and the listing
+// that --print-options prints from the table and the defaults.
 #include "config.h"
 
-#include "config_ptp4l.h"
-#include "ptp_options.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
-#include <fstream>
-#include <functional>
+#include <cerrno>
+#include <cstring>
+#include <limits>
 #include <sstream>
 #include <toml++/toml.h>
+#include <type_traits>
 #include <variant>
+
+#include "config_ptp4l.h"
+#include "fd.h"
+#include "shm_layout.h"
 
 namespace vmc {
 namespace {
 
 struct IntRange {
   int64_t min, max;
+  constexpr IntRange(int64_t lo, int64_t hi) : min(lo), max(hi) {}
+  constexpr IntRange(ptp::Range r) : min(r.min), max(r.max) {}  // NOLINT: the plugin's bounds, as they are
 };
 
+template <class T>
+inline constexpr bool is_optional = false;
+template <class T>
+inline constexpr bool is_optional<std::optional<T>> = true;
+
+// The member `M` of the section `S` of a Config. An optional section is
+// engaged when its [header] is read (and by describe_options()).
+template <auto S, auto M>
+auto& member(Config& c) {
+  auto& section = c.*S;
+  if constexpr (is_optional<std::remove_reference_t<decltype(section)>>) return section.value().*M;
+  else return section.*M;
+}
+
+using Check = std::string (*)(const std::string&);  // "" = fine, else why not
+struct IntField {
+  int64_t& (*ref)(Config&);
+  IntRange range;
+};
+struct BoolField {
+  bool& (*ref)(Config&);
+};
+struct StringField {
+  std::string& (*ref)(Config&);
+  Check check;
+};
+
+template <auto S, auto M>
+constexpr IntField integer(IntRange r) { return {&member<S, M>, r}; }
+template <auto S, auto M>
+constexpr BoolField boolean() { return {&member<S, M>}; }
+template <auto S, auto M>
+constexpr StringField string(Check check = nullptr) { return {&member<S, M>, check}; }
+
 // One row per option: the only place its name, type, bounds and help live.
+// Rows of a section are contiguous (describe_options() prints a header per run).
 struct Option {
   const char* section;
   const char* key;
-  std::variant<int64_t Config::*, bool Config::*, std::string Config::*> field;
-  IntRange range{0, 0};
+  std::variant<IntField, BoolField, StringField> field;
   const char* help;
-  std::function<std::string(const Config&)> check = nullptr;  // extra validation; "" = fine
 };
 
-std::string absolute_path_or_empty(const std::string& v, bool empty_ok) {
-  if (v.empty()) return empty_ok ? "" : "must not be empty";
-  if (v[0] != '/') return "must be an absolute path";
-  return "";
+std::string absolute_path(const std::string& v) {
+  if (v.empty()) return "must not be empty";
+  return v[0] == '/' ? "" : "must be an absolute path";
+}
+std::string absolute_path_or_empty(const std::string& v) { return v.empty() ? "" : absolute_path(v); }
+std::string bound_source(const std::string& v) {
+  return v == "auto" || v == "page" || v == "chrony" ? "" : "must be auto, page or chrony";
+}
+std::string time_source(const std::string& v) {
+  auto r = ptp::parse_time_source(v);
+  return r ? std::string() : r.error().message;
 }
 
+using C = Config;
+using Src = SourceSection;
+using Smp = SamplingSection;
+using Chr = ChronySection;
+using Dmn = DaemonSection;
+using Bnd = BoundSection;
+using Ptp = Ptp4lSection;
+namespace pb = ptp::bounds;
+
 const Option kOptions[] = {
-    {"source", "page", &Config::page, {}, "vmclock device or page file",
-     [](const Config& c) { return absolute_path_or_empty(c.page, false); }},
-    {"source", "watch_interval_ms", &Config::watch_interval_ms, {1, 1000},
+    {"source", "page", string<&C::source, &Src::page>(absolute_path), "vmclock device or page file"},
+    {"source", "watch_interval_ms", integer<&C::source, &Src::watch_interval_ms>({1, 1000}),
      "how often the disruption marker is checked when the device sends no notifications"},
-    {"sampling", "interval_ms", &Config::interval_ms, {10, 60000}, "time between samples"},
-    {"sampling", "best_of", &Config::best_of, {1, 64}, "cross-timestamps per sample; the narrowest bracket wins"},
-    {"sampling", "max_error_ns", &Config::max_error_ns, {1, 10'000'000'000},
+    {"sampling", "interval_ms", integer<&C::sampling, &Smp::interval_ms>({10, 60000}), "time between samples"},
+    {"sampling", "best_of", integer<&C::sampling, &Smp::best_of>({1, 64}),
+     "cross-timestamps per sample; the narrowest bracket wins"},
+    {"sampling", "max_error_ns", integer<&C::sampling, &Smp::max_error_ns>({1, 10'000'000'000}),
      "no sample is sent whose maxerror exceeds this"},
-    {"chrony", "shm_unit", &Config::shm_unit, {-1, 0x7fffffff - 0x4e545030}, "SHM refclock unit (refclock SHM N); -1 for none"},
-    {"chrony", "sock", &Config::sock, {}, "SOCK refclock socket that chronyd binds; empty for none",
-     [](const Config& c) { return absolute_path_or_empty(c.sock, true); }},
-    {"chrony", "command_socket", &Config::command_socket, {}, "chronyd's command socket, for resets",
-     [](const Config& c) { return absolute_path_or_empty(c.command_socket, true); }},
-    {"chrony", "reset_on_disruption", &Config::reset_on_disruption, {}, "send RESET_SOURCES on a disruption"},
-    {"chrony", "burst", &Config::burst, {}, "after a reset, ask chronyd for a burst of NTP measurements"},
-    {"chrony", "makestep", &Config::makestep, {}, "after a reset, ask chronyd to step the clock once it has new measurements (snapshot restores)"},
-    {"chrony", "client_dir", &Config::client_dir, {}, "where the command client binds its reply socket",
-     [](const Config& c) { return absolute_path_or_empty(c.client_dir, false); }},
-    {"daemon", "status_file", &Config::status_file, {}, "JSON status for vmclockctl status; empty for none",
-     [](const Config& c) { return absolute_path_or_empty(c.status_file, true); }},
-    {"daemon", "metrics_file", &Config::metrics_file, {},
-     "Prometheus text file for node_exporter's textfile collector; empty for none",
-     [](const Config& c) { return absolute_path_or_empty(c.metrics_file, true); }},
-    {"daemon", "user", &Config::user, {}, "user to switch to when started as root; empty to keep running as the invoking user"},
-    {"bound", "segment", &Config::bound_segment, {},
-     "file libvmclock maps for its bound when it cannot use the page itself; empty for none",
-     [](const Config& c) { return absolute_path_or_empty(c.bound_segment, true); }},
-    {"bound", "source", &Config::bound_source, {},
+    // chronyd's key is the int 0x4e545030 + unit: larger units overflow it.
+    {"chrony", "shm_unit",
+     integer<&C::chrony, &Chr::shm_unit>({-1, std::numeric_limits<int32_t>::max() - chrony::kShmKeyBase}),
+     "SHM refclock unit (refclock SHM N); -1 for none"},
+    {"chrony", "sock", string<&C::chrony, &Chr::sock>(absolute_path_or_empty),
+     "SOCK refclock socket that chronyd binds; empty for none"},
+    {"chrony", "command_socket", string<&C::chrony, &Chr::command_socket>(absolute_path_or_empty),
+     "chronyd's command socket, for resets"},
+    {"chrony", "reset_on_disruption", boolean<&C::chrony, &Chr::reset_on_disruption>(),
+     "send RESET_SOURCES on a disruption"},
+    {"chrony", "burst", boolean<&C::chrony, &Chr::burst>(),
+     "after a reset, ask chronyd for a burst of NTP measurements"},
+    {"chrony", "makestep", boolean<&C::chrony, &Chr::makestep>(),
+     "after a reset, ask chronyd to step the clock once it has new measurements (snapshot restores)"},
+    {"chrony", "client_dir", string<&C::chrony, &Chr::client_dir>(absolute_path),
+     "where the command client binds its reply socket"},
+    {"daemon", "status_file", string<&C::daemon, &Dmn::status_file>(absolute_path_or_empty),
+     "JSON status for vmclockctl status; empty for none"},
+    {"daemon", "metrics_file", string<&C::daemon, &Dmn::metrics_file>(absolute_path_or_empty),
+     "Prometheus text file for node_exporter's textfile collector; empty for none"},
+    {"daemon", "user", string<&C::daemon, &Dmn::user>(),
+     "user to switch to when started as root; empty to keep running as the invoking user"},
+    {"bound", "segment", string<&C::bound, &Bnd::segment>(absolute_path_or_empty),
+     "file libvmclock maps for its bound when it cannot use the page itself; empty for none"},
+    {"bound", "source", string<&C::bound, &Bnd::source>(bound_source),
      "where the published bound comes from: page (vmclockd's samples), chrony (chronyd's tracking: root "
-     "delay/2 + root dispersion + |correction|), auto (page when it carries time, else chrony)",
-     [](const Config& c) {
-       return c.bound_source == "auto" || c.bound_source == "page" || c.bound_source == "chrony"
-                  ? std::string() : std::string("must be auto, page or chrony");
-     }},
-    {"bound", "max_drift_ppb", &Config::bound_max_drift_ppb, {0, 1'000'000'000},
+     "delay/2 + root dispersion + |correction|), auto (page when it carries time, else chrony)"},
+    {"bound", "max_drift_ppb", integer<&C::bound, &Bnd::max_drift_ppb>({0, 1'000'000'000}),
      "how fast readers grow the bound after it was written (parts per billion of elapsed time)"},
-    {"bound", "stale_after_ms", &Config::bound_stale_after_ms, {1, 3'600'000},
+    {"bound", "stale_after_ms", integer<&C::bound, &Bnd::stale_after_ms>({1, 3'600'000}),
      "readers report FREERUNNING when the bound is older than this"},
-    {"bound", "void_after_s", &Config::bound_void_after_s, {1, 86'400},
+    {"bound", "void_after_s", integer<&C::bound, &Bnd::void_after_s>({1, 86'400}),
      "readers report UNKNOWN when the bound is older than this"},
-    {"bound", "tracking_interval_ms", &Config::bound_tracking_interval_ms, {100, 3'600'000},
+    {"bound", "tracking_interval_ms", integer<&C::bound, &Bnd::tracking_interval_ms>({100, 3'600'000}),
      "how often chronyd's tracking is read when the bound comes from chrony"},
-    {"ptp4l", "uds_address", &Config::ptp4l_uds_address, {}, "ptp4l's management socket",
-     [](const Config& c) { return absolute_path_or_empty(c.ptp4l_uds_address, false); }},
-    {"ptp4l", "time_source", &Config::ptp4l_time_source, {},
-     "timeSource announced: atomic_clock, gnss, ptp, ntp, hand_set, other, internal_oscillator or a number",
-     [](const Config& c) {
-       auto r = ptp::parse_time_source(c.ptp4l_time_source);
-       return r ? std::string() : r.error().message;
-     }},
-    {"ptp4l", "domain_number", &Config::ptp4l_domain_number, {0, 255}, "ptp4l's domainNumber"},
-    {"ptp4l", "locked_maxerror_ns", &Config::ptp4l_locked_maxerror_ns, {1, 10'000'000'000},
+    // [ptp4l]: the bounds are the plugin's (ptp_options.h), which checks them again.
+    {"ptp4l", "uds_address", string<&C::ptp4l, &Ptp::uds_address>(absolute_path), "ptp4l's management socket"},
+    {"ptp4l", "time_source", string<&C::ptp4l, &Ptp::time_source>(time_source),
+     "timeSource announced: atomic_clock, gnss, ptp, ntp, hand_set, other, internal_oscillator or a number"},
+    {"ptp4l", "domain_number", integer<&C::ptp4l, &Ptp::domain_number>(pb::domain_number), "ptp4l's domainNumber"},
+    {"ptp4l", "locked_maxerror_ns", integer<&C::ptp4l, &Ptp::locked_maxerror_ns>(pb::locked_maxerror_ns),
      "SYNCHRONIZED with maxerror at most this is announced as clockClass 6"},
-    {"ptp4l", "holdover_maxerror_ns", &Config::ptp4l_holdover_maxerror_ns, {1, 1'000'000'000'000},
+    {"ptp4l", "holdover_maxerror_ns", integer<&C::ptp4l, &Ptp::holdover_maxerror_ns>(pb::holdover_maxerror_ns),
      "otherwise clockClass 7 (holdover in spec) while maxerror is at most this, then 187"},
-    {"ptp4l", "default_utc_offset", &Config::ptp4l_default_utc_offset, {0, 1000},
+    {"ptp4l", "default_utc_offset", integer<&C::ptp4l, &Ptp::default_utc_offset>(pb::default_utc_offset),
      "currentUtcOffset announced (UTC_OFF_VALID clear) when the page gives no TAI - UTC"},
-    {"ptp4l", "ptp_timescale", &Config::ptp4l_ptp_timescale, {},
+    {"ptp4l", "ptp_timescale", boolean<&C::ptp4l, &Ptp::ptp_timescale>(),
      "announce PTP_TIMESCALE: only for a hardware-timestamping grandmaster whose PHC runs TAI"},
-    {"ptp4l", "upgrade_hold_updates", &Config::ptp4l_upgrade_hold_updates, {1, 1000},
+    {"ptp4l", "upgrade_hold_updates", integer<&C::ptp4l, &Ptp::upgrade_hold_updates>(pb::upgrade_hold_updates),
      "a better class is announced only after this many consecutive updates ..."},
-    {"ptp4l", "upgrade_hold_ms", &Config::ptp4l_upgrade_hold_ms, {0, 3'600'000},
+    {"ptp4l", "upgrade_hold_ms", integer<&C::ptp4l, &Ptp::upgrade_hold_ms>(pb::upgrade_hold_ms),
      "... and this long (downgrades are immediate)"},
-    {"ptp4l", "check_interval_ms", &Config::ptp4l_check_interval_ms, {1000, 3'600'000},
+    {"ptp4l", "check_interval_ms", integer<&C::ptp4l, &Ptp::check_interval_ms>(pb::check_interval_ms),
      "how often ptp4l's settings are read back and re-applied if lost (ptp4l restarted)"},
-    {"ptp4l", "retry_interval_ms", &Config::ptp4l_retry_interval_ms, {100, 3'600'000},
+    {"ptp4l", "retry_interval_ms", integer<&C::ptp4l, &Ptp::retry_interval_ms>(pb::retry_interval_ms),
      "how often an absent or failing ptp4l is tried again"},
-    {"ptp4l", "reply_timeout_ms", &Config::ptp4l_reply_timeout_ms, {1, 200}, "how long one management request waits"},
-    {"ptp4l", "client_address", &Config::ptp4l_client_address, {},
+    {"ptp4l", "reply_timeout_ms", integer<&C::ptp4l, &Ptp::reply_timeout_ms>(pb::reply_timeout_ms),
+     "how long one management request waits"},
+    {"ptp4l", "client_address", string<&C::ptp4l, &Ptp::client_address>(absolute_path_or_empty),
      "socket path vmclockd binds for ptp4l's replies; empty: vmclockd-pmc.sock in chrony.client_dir "
-     "(a path, so that replies arrive under PrivateNetwork)",
-     [](const Config& c) { return absolute_path_or_empty(c.ptp4l_client_address, true); }},
+     "(a path, so that replies arrive under PrivateNetwork)"},
 };
 
 std::string where(const std::string& name, const toml::node& n) {
   return fmt::format("{}:{}", name, n.source().begin.line);
+}
+
+// What a path is when it is not a regular file, for the refusal.
+const char* file_kind(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISSOCK(m)) return "a socket";
+  return "not a regular file";
+}
+
+Error not_a_file(const std::string& path, mode_t m) {
+  return make_error(Errc::config,
+                    fmt::format("{}: is {}: the configuration must be a regular file", path, file_kind(m)));
+}
+
+// `more`: the file grew while it was read, so `size` is only what was read.
+Error too_large(const std::string& path, uint64_t size, bool more = false) {
+  return make_error(Errc::config, fmt::format("{}: {}{} bytes is over the limit of {} bytes for a configuration", path,
+                                              more ? "more than " : "", more ? size - 1 : size, kMaxConfigBytes));
 }
 
 }  // namespace
@@ -126,7 +205,6 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
   }
   Config c;
   c.origin = name;
-  bool sock_given = false;
   for (auto&& [sec_key, sec_node] : root) {
     const toml::table* sec = sec_node.as_table();
     std::string sec_name(sec_key.str());
@@ -136,7 +214,7 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
       return make_error(Errc::config, fmt::format("{}: unknown section or key [{}]", where(name, sec_node), sec_name));
     if (!sec)
       return make_error(Errc::config, fmt::format("{}: {} must be a [section]", where(name, sec_node), sec_name));
-    if (sec_name == "ptp4l") c.ptp4l = true;
+    if (sec_name == "ptp4l") c.ptp4l.emplace();
     for (auto&& kv : *sec) {
       // Not a structured binding: clang 14 cannot capture one in a lambda.
       const auto& k = kv.first;
@@ -148,7 +226,6 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
       if (!opt)
         return make_error(Errc::config, fmt::format("{}: unknown key {}.{}", where(name, v), sec_name, key));
       std::string full = sec_name + "." + key;
-      sock_given |= full == "chrony.sock";
       std::string value_text;
       v.visit([&](auto&& x) {
         std::ostringstream os;
@@ -158,32 +235,33 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
       auto bad = [&](std::string why) {
         return make_error(Errc::config, fmt::format("{}: {} = {}: {}", where(name, v), full, value_text, why));
       };
-      if (auto p = std::get_if<int64_t Config::*>(&opt->field)) {
+      if (auto i = std::get_if<IntField>(&opt->field)) {
         // Checked before value<>(): converting a huge float would be UB.
         if (!v.is_integer()) return bad("must be an integer");
         auto iv = v.value<int64_t>();
         if (!iv) return bad("must be an integer");
-        if (*iv < opt->range.min || *iv > opt->range.max)
-          return bad(fmt::format("must be between {} and {}", opt->range.min, opt->range.max));
-        c.*(*p) = *iv;
-      } else if (auto b = std::get_if<bool Config::*>(&opt->field)) {
+        if (*iv < i->range.min || *iv > i->range.max)
+          return bad(fmt::format("must be between {} and {}", i->range.min, i->range.max));
+        i->ref(c) = *iv;
+      } else if (auto b = std::get_if<BoolField>(&opt->field)) {
         if (!v.is_boolean()) return bad("must be true or false");
-        c.*(*b) = *v.value<bool>();
-      } else if (auto s = std::get_if<std::string Config::*>(&opt->field)) {
+        b->ref(c) = *v.value<bool>();
+      } else if (auto s = std::get_if<StringField>(&opt->field)) {
         if (!v.is_string()) return bad("must be a string");
-        c.*(*s) = *v.value<std::string>();
+        std::string sv = *v.value<std::string>();
+        if (s->check)
+          if (auto why = s->check(sv); !why.empty()) return bad(why);
+        s->ref(c) = std::move(sv);
       }
-      if (opt->check)
-        if (auto why = opt->check(c); !why.empty()) return bad(why);
     }
   }
-  if (c.ptp4l)
-    if (auto v = ptp::validate(ptp4l_options(c)); !v)
+  // What no single key can check: the plugin's limits across keys and on
+  // the derived client address.
+  if (auto o = ptp4l_options(c))
+    if (auto v = ptp::validate(*o); !v)
       return make_error(Errc::config, fmt::format("{}: {}", name, v.error().message));
-  // chrony recommends SOCK for new feeders: it is the sink unless the
-  // file chose otherwise.
-  if (c.shm_unit < 0 && !sock_given) c.sock = kDefaultSock;
-  if (c.shm_unit < 0 && c.sock.empty() && c.command_socket.empty() && !c.ptp4l && c.bound_segment.empty())
+  if (c.chrony.shm_unit < 0 && c.chrony.sock.empty() && c.chrony.command_socket.empty() && !c.ptp4l &&
+      c.bound.segment.empty())
     return make_error(Errc::config,
                       fmt::format("{}: nothing to feed: set chrony.shm_unit, chrony.sock, chrony.command_socket, "
                                   "bound.segment or a [ptp4l] section",
@@ -192,30 +270,56 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
 }
 
 Result<Config> load_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in)
-    return make_error(Errc::no_input, fmt::format("{}: cannot open the configuration: {}", path, std::strerror(errno)));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_config(ss.str(), path);
+  // O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
+  Fd fd(retry_eintr([&] { return ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY); }));
+  if (!fd) {
+    const int err = errno;
+    // A socket cannot be opened at all: say what it is rather than ENXIO.
+    struct stat st{};
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return not_a_file(path, st.st_mode);
+    return make_error(Errc::no_input, fmt::format("{}: cannot open the configuration: {}", path, std::strerror(err)));
+  }
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0)
+    return make_error(Errc::no_input, fmt::format("{}: cannot stat the configuration: {}", path, std::strerror(errno)));
+  if (!S_ISREG(st.st_mode)) return not_a_file(path, st.st_mode);
+  if (static_cast<uint64_t>(st.st_size) > kMaxConfigBytes) return too_large(path, static_cast<uint64_t>(st.st_size));
+  // The file may grow after fstat: read one byte past the cap to know.
+  std::string text(kMaxConfigBytes + 1, '\0');
+  size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = retry_eintr([&] { return ::read(fd.get(), text.data() + got, text.size() - got); });
+    if (n < 0)
+      return make_error(Errc::no_input,
+                        fmt::format("{}: cannot read the configuration: {}", path, std::strerror(errno)));
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got > kMaxConfigBytes) return too_large(path, got, true);
+  text.resize(got);
+  return parse_config(text, path);
 }
 
 std::string describe_options() {
   std::string out;
   std::string last;
   Config d;
+  d.ptp4l.emplace();
   for (const auto& o : kOptions) {
     if (last != o.section) out += fmt::format("{}[{}]\n", last.empty() ? "" : "\n", o.section);
     last = o.section;
-    std::string def = std::visit(
-        [&](auto p) -> std::string {
-          using T = std::decay_t<decltype(d.*p)>;
-          if constexpr (std::is_same_v<T, bool>) return d.*p ? "true" : "false";
-          else if constexpr (std::is_same_v<T, std::string>) return fmt::format("\"{}\"", d.*p);
-          else return fmt::format("{}", d.*p);
-        },
-        o.field);
-    out += fmt::format("# {}\n#{} = {}\n", o.help, o.key, def);
+    std::string type, def;
+    if (auto i = std::get_if<IntField>(&o.field)) {
+      type = fmt::format("integer {}..{}", i->range.min, i->range.max);
+      def = fmt::format("{}", i->ref(d));
+    } else if (auto b = std::get_if<BoolField>(&o.field)) {
+      type = "boolean";
+      def = b->ref(d) ? "true" : "false";
+    } else if (auto s = std::get_if<StringField>(&o.field)) {
+      type = "string";
+      def = fmt::format("\"{}\"", s->ref(d));
+    }
+    out += fmt::format("# {} ({})\n#{} = {}\n", o.help, type, o.key, def);
   }
   return out;
 }

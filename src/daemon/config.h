@@ -1,60 +1,95 @@
 #pragma once
-// vmclockd.toml: every option declared once (config.cpp) with its default
-// and bounds; unknown keys and bad values are errors naming the key, the
-// value and the line (Errc::config, exit 78).
+// vmclockd.toml as one struct per [section]. The member initializers below
+// are the only place a default is written; config.cpp's option table is the
+// only place a key's name, type, bounds and help are; describe_options()
+// prints from both. Unknown keys and bad values are errors naming the key,
+// the value and the line (Errc::config, exit 78).
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
+#include "ptp_options.h"
 #include "result.h"
 
 namespace vmc {
 
 inline constexpr const char* kDefaultSock = "/run/chrony/vmclockd.sock";
 inline constexpr const char* kDefaultConfigPath = "/etc/vmclockd.toml";
+// A configuration is a few kB; anything this large is not one.
+inline constexpr size_t kMaxConfigBytes = 1 << 20;
 
-struct Config {
-  // [source]
+struct SourceSection {
   std::string page = "/dev/vmclock0";
   int64_t watch_interval_ms = 5;  // how often the marker is checked without notifications
-  // [sampling]
+  bool operator==(const SourceSection&) const = default;
+};
+
+struct SamplingSection {
   int64_t interval_ms = 250;
   int64_t best_of = 8;
   int64_t max_error_ns = 100'000;
-  // [chrony]
-  int64_t shm_unit = -1;  // -1: no SHM sink
+  bool operator==(const SamplingSection&) const = default;
+};
+
+struct ChronySection {
+  int64_t shm_unit = -1;            // -1: no SHM sink
   std::string sock = kDefaultSock;  // empty: no SOCK sink
   std::string command_socket = "/run/chrony/chronyd.sock";
   bool reset_on_disruption = true;
   bool burst = true;
   bool makestep = false;
   std::string client_dir = "/run/vmclockd/sockets";
-  // [daemon]
+  bool operator==(const ChronySection&) const = default;
+};
+
+struct DaemonSection {
   std::string status_file = "/run/vmclockd/status.json";
   std::string metrics_file;
   std::string user = "vmclockd";
-  // [bound]: the segment libvmclock reads
-  std::string bound_segment = "/run/vmclockd/bound";  // empty: not published
-  std::string bound_source = "auto";                  // auto, page, chrony
-  int64_t bound_max_drift_ppb = 15'000;
-  int64_t bound_stale_after_ms = 2'000;
-  int64_t bound_void_after_s = 300;
-  int64_t bound_tracking_interval_ms = 1'000;
-  // [ptp4l]; present only when the section is
-  bool ptp4l = false;
-  std::string ptp4l_uds_address = "/var/run/ptp4l";
-  std::string ptp4l_time_source = "other";
-  int64_t ptp4l_domain_number = 0;
-  int64_t ptp4l_locked_maxerror_ns = 1'000'000;
-  int64_t ptp4l_holdover_maxerror_ns = 10'000'000;
-  int64_t ptp4l_default_utc_offset = 37;
-  bool ptp4l_ptp_timescale = false;
-  int64_t ptp4l_upgrade_hold_updates = 3;
-  int64_t ptp4l_upgrade_hold_ms = 10'000;
-  int64_t ptp4l_check_interval_ms = 5'000;
-  int64_t ptp4l_retry_interval_ms = 2'000;
-  int64_t ptp4l_reply_timeout_ms = 20;
-  std::string ptp4l_client_address;  // empty: <chrony.client_dir>/vmclockd-pmc.sock
+  bool operator==(const DaemonSection&) const = default;
+};
 
+// The segment libvmclock reads.
+struct BoundSection {
+  std::string segment = "/run/vmclockd/bound";  // empty: not published
+  std::string source = "auto";                  // auto, page, chrony
+  int64_t max_drift_ppb = 15'000;
+  int64_t stale_after_ms = 2'000;
+  int64_t void_after_s = 300;
+  int64_t tracking_interval_ms = 1'000;
+  bool operator==(const BoundSection&) const = default;
+};
+
+// [ptp4l] as the file writes it (names, ms, int64_t); ptp4l_options()
+// (config_ptp4l.h) turns it into the plugin's ptp::Ptp4lOptions. The plugin
+// owns what these default to, so each is taken from it.
+struct Ptp4lSection {
+  std::string uds_address = ptp::Ptp4lOptions{}.uds_address;
+  std::string time_source = std::string(ptp::time_source_name(ptp::Ptp4lOptions{}.time_source));
+  int64_t domain_number = ptp::Ptp4lOptions{}.domain_number;
+  int64_t locked_maxerror_ns = static_cast<int64_t>(ptp::Ptp4lOptions{}.locked_maxerror_ns);
+  int64_t holdover_maxerror_ns = static_cast<int64_t>(ptp::Ptp4lOptions{}.holdover_maxerror_ns);
+  int64_t default_utc_offset = ptp::Ptp4lOptions{}.default_utc_offset;
+  bool ptp_timescale = ptp::Ptp4lOptions{}.ptp_timescale;
+  int64_t upgrade_hold_updates = ptp::Ptp4lOptions{}.upgrade_hold_updates;
+  int64_t upgrade_hold_ms = ptp::Ptp4lOptions{}.upgrade_hold.count();
+  int64_t check_interval_ms = ptp::Ptp4lOptions{}.check_interval.count();
+  int64_t retry_interval_ms = ptp::Ptp4lOptions{}.retry_interval.count();
+  int64_t reply_timeout_ms = ptp::Ptp4lOptions{}.reply_timeout.count();
+  // Empty: vmclockd-pmc.sock in chrony.client_dir (ptp4l_options() decides).
+  std::string client_address;
+  bool operator==(const Ptp4lSection&) const = default;
+};
+
+struct Config {
+  SourceSection source;
+  SamplingSection sampling;
+  ChronySection chrony;
+  DaemonSection daemon;
+  BoundSection bound;
+  std::optional<Ptp4lSection> ptp4l;  // present iff the file has [ptp4l]
   std::string origin = "built-in defaults";  // where it came from, for logs
   bool operator==(const Config&) const = default;
 };
@@ -63,8 +98,12 @@ struct Config {
 Config default_config();
 // Parses TOML text; `name` is used in messages.
 Result<Config> parse_config(std::string_view text, const std::string& name);
+// Reads `path`, which must be a regular file of at most kMaxConfigBytes:
+// Errc::no_input when it cannot be opened, Errc::config for anything else
+// (a directory, device or FIFO, its size, its contents).
 Result<Config> load_config(const std::string& path);
-// A commented listing of every option, for --help and the man page.
+// A commented listing of every option with its type, bounds and default,
+// for --print-options; uncommented, it is a valid file of the defaults.
 std::string describe_options();
 
 }  // namespace vmc

@@ -54,7 +54,7 @@ json opt_json(const std::optional<uint64_t>& v) { return v ? json(*v) : json(nul
 
 Daemon::Daemon(Config cfg, std::string config_path, std::optional<std::string> page_override)
     : cfg_(std::move(cfg)), config_path_(std::move(config_path)), page_override_(std::move(page_override)) {
-  if (page_override_) cfg_.page = *page_override_;
+  if (page_override_) cfg_.source.page = *page_override_;
 }
 
 Daemon::~Daemon() {
@@ -71,7 +71,7 @@ int64_t Daemon::mono_now() {
 }
 
 Status Daemon::open_source() {
-  auto src = open_page_source(cfg_.page);
+  auto src = open_page_source(cfg_.source.page);
   if (!src) return src.error();
   source_ = std::move(*src);
   last_seq_.reset();
@@ -81,46 +81,46 @@ Status Daemon::open_source() {
 }
 
 Status Daemon::build_sinks(const Config& old, bool first) {
-  const bool sinks_changed = first || old.shm_unit != cfg_.shm_unit || old.sock != cfg_.sock;
+  const bool sinks_changed = first || old.chrony.shm_unit != cfg_.chrony.shm_unit || old.chrony.sock != cfg_.chrony.sock;
   if (sinks_changed) {
     std::vector<std::unique_ptr<chrony::SampleSink>> sinks;
-    if (cfg_.shm_unit >= 0) {
+    if (cfg_.chrony.shm_unit >= 0) {
       chrony::ShmOptions o;
       o.log = make_log_fn();
-      auto s = chrony::make_shm_sink(static_cast<int>(cfg_.shm_unit), o);
+      auto s = chrony::make_shm_sink(static_cast<int>(cfg_.chrony.shm_unit), o);
       if (!s) return s.error();
       sinks.push_back(std::move(*s));
     }
-    if (!cfg_.sock.empty()) {
+    if (!cfg_.chrony.sock.empty()) {
       chrony::SockOptions o;
       o.log = make_log_fn();
-      auto s = chrony::make_sock_sink(cfg_.sock, o);
+      auto s = chrony::make_sock_sink(cfg_.chrony.sock, o);
       if (!s) return s.error();
       sinks.push_back(std::move(*s));
     }
     withdraw_all();
     sinks_ = std::move(sinks);
   }
-  const bool cmd_changed = first || old.command_socket != cfg_.command_socket || old.client_dir != cfg_.client_dir ||
-                           old.reset_on_disruption != cfg_.reset_on_disruption;
+  const bool cmd_changed = first || old.chrony.command_socket != cfg_.chrony.command_socket || old.chrony.client_dir != cfg_.chrony.client_dir ||
+                           old.chrony.reset_on_disruption != cfg_.chrony.reset_on_disruption;
   if (cmd_changed) {
     cmd_.reset();
-    if (cfg_.reset_on_disruption && !cfg_.command_socket.empty()) {
+    if (cfg_.chrony.reset_on_disruption && !cfg_.chrony.command_socket.empty()) {
       chrony::CmdOptions o;
-      o.socket_path = cfg_.command_socket;
-      o.client_dir = cfg_.client_dir;
+      o.socket_path = cfg_.chrony.command_socket;
+      o.client_dir = cfg_.chrony.client_dir;
       o.log = make_log_fn();
       auto c = chrony::CmdClient::open(o);
       if (!c) return c.error();
       cmd_ = std::move(*c);
     }
   }
-  const bool bound_changed = first || old.bound_segment != cfg_.bound_segment ||
-                             old.bound_source != cfg_.bound_source || old.bound_max_drift_ppb != cfg_.bound_max_drift_ppb ||
-                             old.bound_stale_after_ms != cfg_.bound_stale_after_ms ||
-                             old.bound_void_after_s != cfg_.bound_void_after_s ||
-                             old.bound_tracking_interval_ms != cfg_.bound_tracking_interval_ms ||
-                             old.command_socket != cfg_.command_socket || old.client_dir != cfg_.client_dir;
+  const bool bound_changed = first || old.bound.segment != cfg_.bound.segment ||
+                             old.bound.source != cfg_.bound.source || old.bound.max_drift_ppb != cfg_.bound.max_drift_ppb ||
+                             old.bound.stale_after_ms != cfg_.bound.stale_after_ms ||
+                             old.bound.void_after_s != cfg_.bound.void_after_s ||
+                             old.bound.tracking_interval_ms != cfg_.bound.tracking_interval_ms ||
+                             old.chrony.command_socket != cfg_.chrony.command_socket || old.chrony.client_dir != cfg_.chrony.client_dir;
   if (bound_changed) {
     bound_.reset();
     tracking_cmd_.reset();
@@ -156,8 +156,8 @@ Status Daemon::setup() {
   if (sd_watchdog_enabled(0, &watchdog_usec_) <= 0) watchdog_usec_ = 0;
   log::notice("daemon", fmt::format("vmclockd {} started: config {}, page {}, every {} ms best of {}, "
                                     "maxerror limit {} ns, {} sink(s){}{}",
-                                    kVersion, cfg_.origin, cfg_.page, cfg_.interval_ms, cfg_.best_of,
-                                    cfg_.max_error_ns, sinks_.size(), cmd_ ? ", resets chrony" : "",
+                                    kVersion, cfg_.origin, cfg_.source.page, cfg_.sampling.interval_ms, cfg_.sampling.best_of,
+                                    cfg_.sampling.max_error_ns, sinks_.size(), cmd_ ? ", resets chrony" : "",
                                     ptp_ ? ", drives ptp4l" : ""));
   return Ok{};
 }
@@ -165,7 +165,7 @@ Status Daemon::setup() {
 // Not fatal when it fails: chrony and ptp4l are fed all the same, and the
 // directory (tmpfiles.d, a test's) may appear later. Retried every 10 s.
 void Daemon::open_bound(const Clock& c) {
-  if (cfg_.bound_segment.empty() || bound_ || c.mono_ns < next_bound_open_ns_) return;
+  if (cfg_.bound.segment.empty() || bound_ || c.mono_ns < next_bound_open_ns_) return;
   next_bound_open_ns_ = c.mono_ns + 10'000 * kMs;
   auto b = BoundFeed::create(cfg_);
   if (!b) {
@@ -173,10 +173,10 @@ void Daemon::open_bound(const Clock& c) {
     return;
   }
   std::unique_ptr<chrony::CmdClient> tracking;
-  if (!cfg_.command_socket.empty() && cfg_.bound_source != "page") {
+  if (!cfg_.chrony.command_socket.empty() && cfg_.bound.source != "page") {
     chrony::CmdOptions o;
-    o.socket_path = cfg_.command_socket;
-    o.client_dir = cfg_.client_dir;
+    o.socket_path = cfg_.chrony.command_socket;
+    o.client_dir = cfg_.chrony.client_dir;
     o.tries = 2;  // 10 ms at most: the loop also watches the marker
     o.log = make_log_fn();
     auto cl = chrony::CmdClient::open(o);
@@ -186,7 +186,7 @@ void Daemon::open_bound(const Clock& c) {
     }
     tracking = std::move(*cl);
   }
-  incidents_.recover("bound", "open", fmt::format("publishing the bound in {}", cfg_.bound_segment));
+  incidents_.recover("bound", "open", fmt::format("publishing the bound in {}", cfg_.bound.segment));
   bound_ = std::move(*b);
   tracking_cmd_ = std::move(tracking);
   if (last_page_) bound_->on_page(*last_page_, c.real.ns);
@@ -291,7 +291,7 @@ void Daemon::try_reset(const Clock& c) {
   if (bound_) bound_->on_reset_done(done.real.ns);
   incidents_.recover("chrony", "reset", "RESET_SOURCES works again");
   std::string extra;
-  if (cfg_.burst) {
+  if (cfg_.chrony.burst) {
     // NOSUCHSOURCE: chronyd has no NTP source to burst, only refclocks.
     auto b = cmd_->request({.command = chrony::cmd::Command::burst, .burst_good = 4, .burst_total = 8});
     using chrony::cmd::StatusCode;
@@ -300,7 +300,7 @@ void Daemon::try_reset(const Clock& c) {
     else if (b->reply.status != static_cast<uint16_t>(StatusCode::no_such_source))
       extra += fmt::format(", burst refused ({})", chrony::cmd::status_name(b->reply.status));
   }
-  if (cfg_.makestep) {
+  if (cfg_.chrony.makestep) {
     makestep_due_ns_.clear();
     for (int64_t d : kMakestepDelaysNs) makestep_due_ns_.push_back(done.mono_ns + d);
     extra += ", makestep scheduled";
@@ -341,7 +341,7 @@ void Daemon::sample_tick(const Clock& c) {
       set_state(DaemonState::no_data, s.error().message);
       return;
     }
-    incidents_.recover("page", "open", fmt::format("{} is back", cfg_.page));
+    incidents_.recover("page", "open", fmt::format("{} is back", cfg_.source.page));
   }
   auto page_error = [&](const Error& e) {
     ptp_sample_.reset();
@@ -356,7 +356,7 @@ void Daemon::sample_tick(const Clock& c) {
   // 100 ms every time: that would keep a core busy for nothing.
   SeqlockLimits lim;
   if (page_stuck_) lim.time_limit_ns = 1 * kMs;
-  auto out = best_sample(*source_, static_cast<unsigned>(cfg_.best_of), lim);
+  auto out = best_sample(*source_, static_cast<unsigned>(cfg_.sampling.best_of), lim);
   page_stuck_ = !out && out.error().message.find("stuck odd") != std::string::npos;
   if (!out) return page_error(out.error());
   incidents_.recover("page", "read", fmt::format("{} reads again", source_->path()));
@@ -388,8 +388,8 @@ void Daemon::sample_tick(const Clock& c) {
   ptp_sample_ = s;
   // The bound is honest whatever chrony's maxerror limit: it carries the error.
   if (bound_) bound_->on_sample(s, out->snapshot.page.clock_status);
-  if (s.maxerror_ns > static_cast<uint64_t>(cfg_.max_error_ns))
-    return refuse(fmt::format("maxerror {} ns is over the limit of {} ns", s.maxerror_ns, cfg_.max_error_ns));
+  if (s.maxerror_ns > static_cast<uint64_t>(cfg_.sampling.max_error_ns))
+    return refuse(fmt::format("maxerror {} ns is over the limit of {} ns", s.maxerror_ns, cfg_.sampling.max_error_ns));
   bool any = false;
   for (auto& sink : sinks_) {
     auto r = sink->publish(s);
@@ -411,7 +411,7 @@ std::string Daemon::status_json(const Clock& c) const {
   j["config"] = cfg_.origin;
   if (last_page_) {
     const Page& p = *last_page_;
-    j["page"] = {{"path", cfg_.page},
+    j["page"] = {{"path", cfg_.source.page},
                  {"kind", source_ ? std::string(source_->kind()) : "closed"},
                  {"seq_count", p.seq_count},
                  {"disruption_marker", p.disruption_marker},
@@ -421,7 +421,7 @@ std::string Daemon::status_json(const Clock& c) const {
                  {"counter_id", std::string(abi::name(p.counter_id))},
                  {"flags", p.flags.raw}};
   } else {
-    j["page"] = {{"path", cfg_.page}, {"kind", source_ ? std::string(source_->kind()) : "closed"}};
+    j["page"] = {{"path", cfg_.source.page}, {"kind", source_ ? std::string(source_->kind()) : "closed"}};
   }
   if (last_sample_) {
     const Sample& s = *last_sample_;
@@ -510,17 +510,17 @@ void Daemon::write_reports(const Clock& c, bool force) {
   if (!force && !reports_dirty_ && c.mono_ns < next_report_ns_) return;
   next_report_ns_ = c.mono_ns + kReportIntervalNs;
   reports_dirty_ = false;
-  if (!cfg_.status_file.empty()) {
-    if (auto r = write_file_atomically(cfg_.status_file, status_json(c)); !r)
+  if (!cfg_.daemon.status_file.empty()) {
+    if (auto r = write_file_atomically(cfg_.daemon.status_file, status_json(c)); !r)
       incidents_.fail("status", "status_file", r.error().message);
     else
-      incidents_.recover("status", "status_file", fmt::format("{} written again", cfg_.status_file));
+      incidents_.recover("status", "status_file", fmt::format("{} written again", cfg_.daemon.status_file));
   }
-  if (!cfg_.metrics_file.empty()) {
-    if (auto r = write_file_atomically(cfg_.metrics_file, metrics_text()); !r)
+  if (!cfg_.daemon.metrics_file.empty()) {
+    if (auto r = write_file_atomically(cfg_.daemon.metrics_file, metrics_text()); !r)
       incidents_.fail("status", "metrics_file", r.error().message);
     else
-      incidents_.recover("status", "metrics_file", fmt::format("{} written again", cfg_.metrics_file));
+      incidents_.recover("status", "metrics_file", fmt::format("{} written again", cfg_.daemon.metrics_file));
   }
 }
 
@@ -535,7 +535,7 @@ void Daemon::reload() {
     log::err("config", fmt::format("reload failed, keeping the old configuration: {}", nc.error().message));
     return;
   }
-  if (page_override_) nc->page = *page_override_;
+  if (page_override_) nc->source.page = *page_override_;
   Config old = cfg_;
   cfg_ = *nc;
   if (auto s = build_sinks(old, false); !s) {
@@ -543,12 +543,12 @@ void Daemon::reload() {
     cfg_ = old;
     return;
   }
-  if (old.page != cfg_.page) {
+  if (old.source.page != cfg_.source.page) {
     auto prev = std::move(source_);
     if (auto s = open_source(); !s) {
-      log::err("config", fmt::format("reload: cannot open {}, keeping {}: {}", cfg_.page, old.page, s.error().message));
+      log::err("config", fmt::format("reload: cannot open {}, keeping {}: {}", cfg_.source.page, old.source.page, s.error().message));
       source_ = std::move(prev);
-      cfg_.page = old.page;
+      cfg_.source.page = old.source.page;
     } else {
       tracker_.reset();
     }
@@ -577,7 +577,7 @@ int Daemon::run() {
     std::optional<Clock> full;
     if (source_ && t >= next_watch_ns_) {
       // On the grid, so that the wakeups do not drift with the work done.
-      const int64_t period = cfg_.watch_interval_ms * kMs;
+      const int64_t period = cfg_.source.watch_interval_ms * kMs;
       next_watch_ns_ += period;
       if (next_watch_ns_ <= t) next_watch_ns_ = t + period;
       if (page_moved()) {
@@ -610,7 +610,7 @@ int64_t Daemon::housekeeping(const Clock& c) {
     const int64_t due = next_sample_ns_;
     sample_tick(c);
     // Every interval_ms on average, though run on a watch tick after it.
-    const int64_t period = cfg_.interval_ms * kMs;
+    const int64_t period = cfg_.sampling.interval_ms * kMs;
     next_sample_ns_ = due + period > c.mono_ns ? due + period : c.mono_ns + period;
   }
   makestep_tick(c);
@@ -627,12 +627,12 @@ int64_t Daemon::housekeeping(const Clock& c) {
   }
 
   int64_t next = next_sample_ns_;
-  if (!cfg_.status_file.empty() || !cfg_.metrics_file.empty()) next = std::min(next, next_report_ns_);
+  if (!cfg_.daemon.status_file.empty() || !cfg_.daemon.metrics_file.empty()) next = std::min(next, next_report_ns_);
   if (!makestep_due_ns_.empty()) next = std::min(next, makestep_due_ns_.front());
   // ptp4l's updater keeps its own retry (>= 100 ms) and check deadlines.
   if (ptp_) next = std::min(next, c.mono_ns + 100 * kMs);
   if (tracking_cmd_ && bound_ && bound_->wants_tracking()) next = std::min(next, next_tracking_ns_);
-  if (!bound_ && !cfg_.bound_segment.empty()) next = std::min(next, next_bound_open_ns_);
+  if (!bound_ && !cfg_.bound.segment.empty()) next = std::min(next, next_bound_open_ns_);
   if (watchdog_usec_) next = std::min(next, last_watchdog_ns_ + watchdog_ns + 1);
   return next;
 }

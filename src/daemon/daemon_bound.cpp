@@ -12,11 +12,11 @@
 namespace vmc {
 
 Result<std::unique_ptr<BoundFeed>> BoundFeed::create(const Config& cfg) {
-  auto p = BoundPublisher::open(cfg.bound_segment);
+  auto p = BoundPublisher::open(cfg.bound.segment);
   if (!p) return p.error();
-  log::info("bound", fmt::format("publishing the bound for libvmclock in {} (source {})", cfg.bound_segment,
-                                 cfg.bound_source));
-  return std::unique_ptr<BoundFeed>(new BoundFeed(cfg, std::move(*p)));
+  log::info("bound", fmt::format("publishing the bound for libvmclock in {} (source {})", cfg.bound.segment,
+                                 cfg.bound.source));
+  return std::unique_ptr<BoundFeed>(new BoundFeed(cfg.bound, std::move(*p)));
 }
 
 BoundFeed::~BoundFeed() {
@@ -27,8 +27,8 @@ BoundFeed::~BoundFeed() {
 }
 
 bool BoundFeed::from_chrony() const {
-  if (cfg_.bound_source == "chrony") return true;
-  if (cfg_.bound_source == "page") return false;
+  if (cfg_.source == "chrony") return true;
+  if (cfg_.source == "page") return false;
   return !page_has_time_;
 }
 
@@ -39,10 +39,10 @@ bound::Record BoundFeed::base(int64_t as_of_ns) const {
   r.disruption_marker = marker_;
   r.vm_generation = generation_;
   r.as_of_ns = as_of_ns;
-  r.max_drift_ppb = static_cast<uint32_t>(cfg_.bound_max_drift_ppb);
+  r.max_drift_ppb = static_cast<uint32_t>(cfg_.max_drift_ppb);
   r.from_chrony = from_chrony();
-  r.stale_after_ns = cfg_.bound_stale_after_ms * 1'000'000;
-  r.void_after_ns = cfg_.bound_void_after_s * 1'000'000'000;
+  r.stale_after_ns = cfg_.stale_after_ms * 1'000'000;
+  r.void_after_ns = cfg_.void_after_s * 1'000'000'000;
   return r;
 }
 

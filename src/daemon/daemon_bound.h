@@ -45,18 +45,18 @@ class BoundFeed {
 
   // True when chronyd's tracking should be read (chrony is the source).
   bool wants_tracking() const;
-  int64_t tracking_interval_ns() const { return cfg_.bound_tracking_interval_ms * 1'000'000; }
+  int64_t tracking_interval_ns() const { return cfg_.tracking_interval_ms * 1'000'000; }
   nlohmann::json status_json() const;
 
  private:
-  BoundFeed(const Config& cfg, std::unique_ptr<BoundPublisher> pub) : cfg_(cfg), pub_(std::move(pub)) {}
+  BoundFeed(const BoundSection& cfg, std::unique_ptr<BoundPublisher> pub) : cfg_(cfg), pub_(std::move(pub)) {}
   bool from_chrony() const;
   // age_ns: how old as_of already is when published (chronyd's last update).
   void publish(bound::Status st, uint64_t bound_ns, int64_t as_of_ns, std::string why, uint32_t extra_drift_ppb = 0,
                int64_t age_ns = 0);
   bound::Record base(int64_t as_of_ns) const;
 
-  Config cfg_;
+  BoundSection cfg_;
   std::unique_ptr<BoundPublisher> pub_;
   uint64_t marker_ = 0;
   std::optional<uint64_t> generation_;

@@ -62,7 +62,9 @@ class UpdaterFeed final : public Ptp4lFeed {
 }  // namespace
 
 Result<std::unique_ptr<Ptp4lFeed>> Ptp4lFeed::create(const Config& cfg) {
-  auto u = ptp::GrandmasterUpdater::create(ptp4l_options(cfg), [](std::string_view line) { log::prefixed(line); });
+  auto o = ptp4l_options(cfg);
+  if (!o) return make_error(Errc::software, "the ptp4l feed needs a [ptp4l] section");
+  auto u = ptp::GrandmasterUpdater::create(*o, [](std::string_view line) { log::prefixed(line); });
   if (!u) return u.error();
   return std::unique_ptr<Ptp4lFeed>(std::make_unique<UpdaterFeed>(std::move(*u)));
 }

@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "vmclockd: {}\n", cfg.error().message);
     return static_cast<int>(cfg.error().code);
   }
-  if (page) cfg->page = *page;
+  if (page) cfg->source.page = *page;
   if (check) {
     fmt::print("vmclockd: {}: configuration OK\n", cfg->origin);
     return 0;
@@ -62,11 +62,11 @@ int main(int argc, char** argv) {
     return static_cast<int>(s.error().code);
   }
   // Everything that needs root (the device, chrony's SHM segment) is open.
-  if (cfg->user.empty()) {
+  if (cfg->daemon.user.empty()) {
     if (::geteuid() == 0) log::warning("privdrop", "daemon.user is empty: running as root with every capability");
   } else {
     std::string note;
-    if (auto s = drop_privileges(cfg->user, &note); !s) {
+    if (auto s = drop_privileges(cfg->daemon.user, &note); !s) {
       log::err("privdrop", s.error().message);
       return static_cast<int>(s.error().code);
     }

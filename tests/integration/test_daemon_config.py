@@ -3,8 +3,10 @@
 --config F` on bad files exits 78 (EX_CONFIG) with a message naming the
 file, the line, the key and the value; a good file exits 0; without
 --config (and no /etc/vmclockd.toml) the built-in defaults are used;
---page overrides [source] page; SIGHUP with a bad new file keeps the old
-configuration (a log line says so) and the daemon keeps feeding.
+--page overrides [source] page; a directory, device, FIFO or a file over
+1 MiB is refused (78) by what it is, without blocking or reading it;
+SIGHUP with a bad new file keeps the old configuration (a log line says
+so) and the daemon keeps feeding.
 """
 import os
 import signal
@@ -83,6 +85,31 @@ class DaemonConfig(unittest.TestCase):
         print(f"missing: rc {rc}: {out.strip()}", flush=True)
         self.assertEqual(rc, 66, out)  # EX_NOINPUT
         self.assertIn(f"{f}: cannot open the configuration", out)
+
+    def test_not_a_file(self):
+        # Refused by what it is, at once: a FIFO without a writer must not
+        # block (check_config's 10 s timeout fails the test if it does).
+        fifo = self.d.join("fifo.toml")
+        os.mkfifo(fifo)
+        big = self.d.join("big.toml")
+        with open(big, "wb") as fh:
+            fh.truncate(100_000_000)
+        cases = [
+            (self.d.path, "is a directory: the configuration must be a regular file"),
+            ("/dev/zero", "is a character device: the configuration must be a regular file"),
+            ("/dev/urandom", "is a character device: the configuration must be a regular file"),
+            (fifo, "is a FIFO: the configuration must be a regular file"),
+            (big, "100000000 bytes is over the limit of 1048576 bytes for a configuration"),
+        ]
+        for path, msg in cases:
+            with self.subTest(path):
+                t0 = time.monotonic()
+                rc, out = check_config("--config", path)
+                took = time.monotonic() - t0
+                print(f"{path}: rc {rc} in {took:.2f} s: {out.strip()}", flush=True)
+                self.assertEqual(rc, EX_CONFIG, out)
+                self.assertEqual(out.strip(), f"vmclockd: {path}: {msg}")
+                self.assertLess(took, 5)
 
     def test_good_file(self):
         f = self.d.join("good.toml")
