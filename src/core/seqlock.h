@@ -21,6 +21,19 @@ struct SeqlockLimits {
   int64_t time_limit_ns = 100'000'000;  // the kernel gives up after 100 ms
 };
 
+// Why a seqlock read gave up. Callers decide on this, never on the text.
+enum class SeqlockFailure : uint8_t {
+  none,
+  stuck_odd,      // seq_count odd until the limit: the host never finished its update
+  kept_changing,  // even each time, but never the same twice across a copy
+};
+
+// An error from reading a page: the usual Error, and whether (and how) the
+// seqlock was the cause.
+struct PageError : Error {
+  SeqlockFailure seqlock = SeqlockFailure::none;
+};
+
 struct RawCopy {
   alignas(8) std::array<uint8_t, sizeof(abi::vmclock_abi)> bytes{};
   size_t len = 0;
@@ -66,8 +79,8 @@ bool seqlock_copy_once(const volatile uint8_t* base, RawCopy& out, Inside&& insi
 
 // `base` must be 8-byte aligned (a mapping or an aligned buffer).
 template <class Inside>
-Result<RawCopy> seqlock_read(const volatile uint8_t* base, size_t len, Inside&& inside,
-                             SeqlockLimits lim = {}) {
+Result<RawCopy, PageError> seqlock_read(const volatile uint8_t* base, size_t len, Inside&& inside,
+                                        SeqlockLimits lim = {}) {
   RawCopy out;
   out.len = len < out.bytes.size() ? len : out.bytes.size();
   int64_t started = 0;
@@ -89,11 +102,13 @@ Result<RawCopy> seqlock_read(const volatile uint8_t* base, size_t len, Inside&& 
     }
   }
   if (last_seq & 1u)
-    return make_error(Errc::data, fmt::format("field seq_count stuck odd ({}): the host never finished its "
+    return PageError{{Errc::data, fmt::format("field seq_count stuck odd ({}): the host never finished its "
                                               "update within the time limit",
-                                              last_seq));
-  return make_error(Errc::temp_fail, fmt::format("field seq_count kept changing for {} ms (last {})",
-                                                 lim.time_limit_ns / 1'000'000, last_seq));
+                                              last_seq)},
+                     SeqlockFailure::stuck_odd};
+  return PageError{{Errc::temp_fail, fmt::format("field seq_count kept changing for {} ms (last {})",
+                                                 lim.time_limit_ns / 1'000'000, last_seq)},
+                   SeqlockFailure::kept_changing};
 }
 
 }  // namespace vmc
