@@ -109,12 +109,11 @@ class Sampler {
   }
 
   static bool window(const volatile uint8_t* b, uint32_t seq, Reading& r) {
-    if (detail::load_seq(b, __ATOMIC_ACQUIRE) != seq) return false;
-    r.before = realtime_now();
-    r.counter = read_counter();
-    r.after = realtime_now();
-    std::atomic_thread_fence(std::memory_order_acquire);
-    return detail::load_seq(b, __ATOMIC_RELAXED) == seq;
+    return seqlock_window(b, seq, [&] {
+      r.before = realtime_now();
+      r.counter = read_counter();
+      r.after = realtime_now();
+    });
   }
 
   bool read_fast_guarded(Reading& r);

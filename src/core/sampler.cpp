@@ -113,7 +113,7 @@ Result<uint32_t> peek_seq(PageSource& src) {
   if (!view) return view.error();
   if (view->size() < abi::kMinSize) return make_error(Errc::data, fmt::format("{}: page too short", src.path()));
   uint32_t seq = 0;
-  if (!guarded_read([&] { seq = detail::load_seq(view->data(), __ATOMIC_ACQUIRE); }))
+  if (!guarded_read([&] { seq = seqlock_begin(view->data()); }))
     return make_error(Errc::data, fmt::format("{}: the page vanished while being read (SIGBUS: file truncated?)",
                                               src.path()));
   return seq;

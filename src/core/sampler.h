@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "clock.h"
 #include "page.h"
 #include "page_source.h"
 #include "seqlock.h"
@@ -49,12 +50,6 @@ struct SampleOutcome {
   std::optional<Sample> sample;
   std::string why_not;  // set when !sample
 };
-
-inline SysTime realtime_now() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return SysTime{ts.tv_sec * kNsPerSec + ts.tv_nsec};
-}
 
 // One consistent snapshot with a bracketed counter reading. The error's
 // `seqlock` says whether the seqlock gave up, and how.

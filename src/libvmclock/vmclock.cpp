@@ -31,7 +31,11 @@ namespace {
 
 using namespace vmc;
 
-thread_local char g_open_error[600];  // two reasons of up to 256 bytes each
+thread_local char g_open_error[600];
+
+// A host or daemon rewriting faster than 64 reads is treated as busy: no
+// clock read, so no system call, on the way to saying so.
+constexpr SeqlockLimits kRetries{63, SeqlockLimits::kUntimed};  // two reasons of up to 256 bytes each
 
 int fail_open(int err, const char* fmt_, const char* path, const char* why) {
   std::snprintf(g_open_error, sizeof g_open_error, fmt_, path, why);
@@ -108,18 +112,16 @@ struct vmclock_handle {
   bool refresh(uint64_t& counter) {
     RawCopy raw;
     raw.len = page_len < raw.bytes.size() ? page_len : raw.bytes.size();
-    uint32_t seen = 0;
-    for (int attempt = 0; attempt < 64; ++attempt) {
-      if (seqlock_copy_once(page, raw, [&] { counter = read_counter(); }, seen)) {
-        decode_into(raw);
-        return true;
-      }
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
+    const SeqlockTries t = seqlock_retry(
+        [&](uint32_t& seen) { return seqlock_copy_once(page, raw, [&] { counter = read_counter(); }, seen); },
+        kRetries);
+    if (t.failure == SeqlockFailure::none) {
+      decode_into(raw);
+      return true;
     }
     cal = Calibration{};
-    cal.why = (seen & 1u) ? "page seq_count stays odd (the host is mid-update)" : "page seq_count keeps changing";
+    cal.why = t.failure == SeqlockFailure::stuck_odd ? "page seq_count stays odd (the host is mid-update)"
+                                                     : "page seq_count keeps changing";
     return false;
   }
 
@@ -173,17 +175,8 @@ struct vmclock_handle {
       // the guest respects.
       uint64_t counter = 0;
       const bool wants_counter = cal.bounded && !published_only;
-      uint32_t s1 = detail::load_seq(page, __ATOMIC_ACQUIRE);
-      bool fresh = false;
-      if (s1 == cal.seq && (s1 & 1u) == 0) {
-        if (wants_counter) {
-          counter = read_counter_unordered();
-          std::atomic_thread_fence(std::memory_order_acquire);
-          fresh = detail::load_seq(page, __ATOMIC_RELAXED) == s1;
-        } else {
-          fresh = true;
-        }
-      }
+      bool fresh = wants_counter ? seqlock_window(page, cal.seq, [&] { counter = read_counter_unordered(); })
+                                 : seqlock_window(page, cal.seq, [] {});
       if (!fresh) fresh = refresh(counter);
       if (fresh && cal.header_ok) pm = &cal.marker;
       if (fresh && cal.bounded && !published_only) {
@@ -229,9 +222,8 @@ struct vmclock_handle {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // try_read() fills every field before it is read
     bound::segment seg;
-    bool got = false;
-    for (int attempt = 0; attempt < 64 && !got; ++attempt) got = bound::try_read(segment, seg);
-    if (!got) { why = "segment is being rewritten without pause"; return false; }
+    const SeqlockTries t = seqlock_retry([&](uint32_t& seen) { return bound::try_read(segment, seg, seen); }, kRetries);
+    if (t.failure != SeqlockFailure::none) { why = "segment is being rewritten without pause"; return false; }
     const bound::segment* s = &seg;
     if (s->magic != bound::kMagic || s->version != bound::kVersion || s->size < sizeof(bound::segment)) {
       std::snprintf(why_buf, sizeof why_buf, "segment is not a version %u vmclockd segment (magic %#x, version %u)",
