@@ -4,6 +4,7 @@
 // field or option and the offending value.
 #include <cassert>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -34,6 +35,11 @@ class Result {
  public:
   Result(T v) : v_(std::move(v)) {}            // NOLINT: implicit by design
   Result(E e) : v_(std::move(e)) {}            // NOLINT
+  // A result with a more detailed error gives up the detail where only
+  // the Error is wanted.
+  template <class E2>
+    requires(std::is_base_of_v<E, E2> && !std::is_same_v<E, E2>)
+  Result(Result<T, E2> o) : v_(o ? std::variant<T, E>(std::move(*o)) : std::variant<T, E>(E(o.error()))) {}  // NOLINT
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
   T& value() { assert(ok()); return std::get<0>(v_); }

@@ -39,20 +39,8 @@ Result<Snapshot, PageError> take_snapshot(PageSource& src, SeqlockLimits lim) {
     return PageError{make_error(raw.error().code, fmt::format("{}: {}", src.path(), raw.error().message)),
                      raw.error().seqlock};
   if (!src.counter_in_window()) bracket();
-  // decode() checks size against what we hold; the header promised more
-  // bytes than the structure only when the page is a whole 4096 bytes.
-  std::span<const uint8_t> bytes(raw->bytes.data(), raw->len);
-  auto page = decode(bytes);
-  if (!page && view->size() >= abi::kMinSize) {
-    // size may legitimately exceed the 112 bytes we copy (Firecracker: 4096).
-    uint32_t size = load_le32(raw->bytes.data() + offsetof(abi::vmclock_abi, size));
-    if (size > raw->len && size <= view->size()) {
-      auto copy = raw->bytes;
-      store_le32(copy.data() + offsetof(abi::vmclock_abi, size), static_cast<uint32_t>(raw->len));
-      page = decode(std::span<const uint8_t>(copy.data(), raw->len));
-      if (page) page->size = size;
-    }
-  }
+  // size may legitimately exceed the 112 bytes we copy (Firecracker: 4096).
+  auto page = decode(std::span<const uint8_t>(raw->bytes.data(), raw->len), view->size());
   if (!page) return PageError{make_error(page.error().code, fmt::format("{}: {}", src.path(), page.error().message))};
   s.page = *page;
   s.retries = raw->retries;

@@ -71,27 +71,6 @@ int32_t page_status(abi::ClockStatus s) {
   }
 }
 
-const char* why_not_usable(Unusable r) {
-  switch (r) {
-    case Unusable::none: return "";
-    case Unusable::no_counter: return "page carries no time (disruption signals only)";
-    case Unusable::foreign_counter: return "page is calibrated against a counter this CPU cannot read";
-    case Unusable::status_unknown: return "page status UNKNOWN";
-    case Unusable::status_initializing: return "page status INITIALIZING";
-    case Unusable::status_unreliable: return "page status UNRELIABLE";
-    case Unusable::status_invalid: return "page status has a value the ABI does not define";
-    case Unusable::time_monotonic: return "page time is monotonic, not UTC";
-    case Unusable::time_smeared: case Unusable::time_maybe_smeared: return "page time is smeared";
-    case Unusable::time_type_invalid: return "page time_type has a value the ABI does not define";
-    case Unusable::tai_without_offset: case Unusable::tai_offset_zero: return "page time is TAI without a usable offset";
-    case Unusable::smearing_in_force: return "a leap second is being smeared";
-    case Unusable::no_period: return "page counter period is 0";
-  }
-  return "page unusable";
-}
-
-
-
 }  // namespace
 
 struct vmclock_handle {
@@ -130,14 +109,11 @@ struct vmclock_handle {
     cal.seq = raw.seq;
     // decode() only fails on the header; checking it here first keeps
     // the error (and its allocation) off this path.
-    uint32_t magic = load_le32(raw.bytes.data() + offsetof(abi::vmclock_abi, magic));
-    uint32_t size = load_le32(raw.bytes.data() + offsetof(abi::vmclock_abi, size));
-    uint16_t version = static_cast<uint16_t>(raw.bytes[8] | raw.bytes[9] << 8);
-    if (magic != abi::kMagic || version != abi::kVersion || size < abi::kMinSize || size > page_len) {
+    if (!header_ok(load_header(raw.bytes.data()), page_len)) {
       cal.why = "page header changed: not a vmclock page any more";
       return;
     }
-    auto p = decode(std::span<const uint8_t>(raw.bytes.data(), raw.len));
+    auto p = decode(std::span<const uint8_t>(raw.bytes.data(), raw.len), page_len);
     if (!p) { cal.why = "page does not decode"; return; }
     cal.header_ok = true;
     cal.page = *p;
@@ -145,7 +121,7 @@ struct vmclock_handle {
                         p->vm_generation_counter.has_value()};
     cal.validity = assess(*p);
     cal.status = page_status(p->clock_status);
-    if (!cal.validity.ok()) { cal.why = why_not_usable(cal.validity.reason); return; }
+    if (!cal.validity.ok()) { cal.why = sentence(cal.validity.reason); return; }
     if (!p->flags.has(abi::Flag::time_maxerror_valid)) { cal.why = "page has no valid maximum error"; return; }
     cal.bounded = true;
     cal.fast = FastBound::from(*p, cal.validity.utc_minus_page_sec);
@@ -317,9 +293,9 @@ int map_page(vmclock_handle& c, const char* path) {
   c.page = static_cast<const volatile uint8_t*>(p);
   c.page_len = S_ISREG(st.st_mode) && st.st_size < static_cast<off_t>(abi::kPageBytes)
                    ? static_cast<size_t>(st.st_size) : abi::kPageBytes;
-  auto hdr = check_header(load_le32(const_cast<const uint8_t*>(c.page)),
-                          static_cast<uint16_t>(c.page[8] | c.page[9] << 8),
-                          load_le32(const_cast<const uint8_t*>(c.page) + 4), c.page_len);
+  uint8_t head[kHeaderBytes];
+  for (size_t i = 0; i < kHeaderBytes; ++i) head[i] = c.page[i];
+  auto hdr = check_header(load_header(head), c.page_len);
   if (!hdr) return fail_open(EPROTO, "%s: %s", path, hdr.error().message.c_str());
   uint64_t counter;
   if (c.refresh(counter) && c.cal.header_ok) {
