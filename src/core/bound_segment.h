@@ -64,11 +64,13 @@ struct Record {
   bool operator==(const Record&) const = default;
 };
 
-// Seqlock read of a mapped segment into `copy`; false while a write is in
-// progress (the caller retries or gives up). The header is not checked.
-inline bool try_read(const volatile segment* s, segment& copy) {
+// One seqlock attempt on a mapped segment into `copy`; false while a write
+// is in progress (the caller retries with seqlock_retry() or gives up);
+// `seen` gets the seq it found. The header is not checked.
+inline bool try_read(const volatile segment* s, segment& copy, uint32_t& seen) {
   auto* seqp = const_cast<const uint32_t*>(&s->seq);
   uint32_t a = __atomic_load_n(seqp, __ATOMIC_ACQUIRE);
+  seen = a;
   if (a & 1u) return false;
   auto* src = reinterpret_cast<const volatile uint64_t*>(s);
   auto* dst = reinterpret_cast<uint64_t*>(&copy);
@@ -80,7 +82,8 @@ inline bool try_read(const volatile segment* s, segment& copy) {
 
 inline std::optional<segment> try_read(const volatile segment* s) {
   segment copy;
-  if (!try_read(s, copy)) return std::nullopt;
+  uint32_t seen;
+  if (!try_read(s, copy, seen)) return std::nullopt;
   return copy;
 }
 

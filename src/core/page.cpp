@@ -33,6 +33,17 @@ void store_le64(uint8_t* p, uint64_t v) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
+Header load_header(const uint8_t* b) {
+  return Header{load_le32(b + OFF(magic)), load_le16(b + OFF(version)), load_le32(b + OFF(size))};
+}
+
+bool header_ok(const Header& h, size_t available) {
+  return available >= abi::kMinSize && h.magic == abi::kMagic && h.version == abi::kVersion &&
+         h.size >= abi::kMinSize && h.size <= available;
+}
+
+Status check_header(const Header& h, size_t available) { return check_header(h.magic, h.version, h.size, available); }
+
 Status check_header(uint32_t magic, uint16_t version, uint32_t size, size_t available) {
   if (available < abi::kMinSize)
     return make_error(Errc::data, fmt::format("{} bytes, shorter than the {}-byte vmclock structure",
@@ -51,17 +62,21 @@ Status check_header(uint32_t magic, uint16_t version, uint32_t size, size_t avai
   return Ok{};
 }
 
-Result<Page> decode(std::span<const uint8_t> bytes) {
+Result<Page> decode(std::span<const uint8_t> bytes) { return decode(bytes, bytes.size()); }
+
+Result<Page> decode(std::span<const uint8_t> bytes, size_t available) {
   const uint8_t* b = bytes.data();
   if (bytes.size() < abi::kMinSize) {
     auto st = check_header(0, 0, 0, bytes.size());
     return st.error();
   }
+  if (available < bytes.size()) available = bytes.size();
   Page p;
-  p.magic = load_le32(b + OFF(magic));
-  p.size = load_le32(b + OFF(size));
-  p.version = load_le16(b + OFF(version));
-  if (auto st = check_header(p.magic, p.version, p.size, bytes.size()); !st) return st.error();
+  const Header h = load_header(b);
+  p.magic = h.magic;
+  p.size = h.size;
+  p.version = h.version;
+  if (auto st = check_header(h, available); !st) return st.error();
   p.counter_id = abi::CounterId{b[OFF(counter_id)]};
   p.time_type = abi::TimeType{b[OFF(time_type)]};
   p.seq_count = load_le32(b + OFF(seq_count));
@@ -80,7 +95,8 @@ Result<Page> decode(std::span<const uint8_t> bytes) {
   p.time_frac_sec = load_le64(b + OFF(time_frac_sec));
   p.time_esterror_nanosec = load_le64(b + OFF(time_esterror_nanosec));
   p.time_maxerror_nanosec = load_le64(b + OFF(time_maxerror_nanosec));
-  if (p.size >= abi::kSizeWithGeneration && p.flags.has(abi::Flag::vm_gen_counter_present))
+  if (p.size >= abi::kSizeWithGeneration && bytes.size() >= abi::kSizeWithGeneration &&
+      p.flags.has(abi::Flag::vm_gen_counter_present))
     p.vm_generation_counter = load_le64(b + OFF(vm_generation_counter));
   return p;
 }

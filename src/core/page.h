@@ -39,14 +39,30 @@ struct Page {
 };
 
 // Validates magic, version and size against the bytes available; the
-// error names the field and the value.
+// error names the field and the value. `available`, when given, is how
+// long the page really is when `bytes` holds only its first part (a copy
+// of the structure out of a 4096-byte page whose size says 4096).
 Result<Page> decode(std::span<const uint8_t> bytes);
+Result<Page> decode(std::span<const uint8_t> bytes, size_t available);
 
 // Writes the structure (112 bytes, or `size` if smaller) in little-endian.
 // The caller owns the seqlock protocol (see page_writer.h).
 void encode(const Page& p, std::span<uint8_t> out);
 
-// Header checks alone, for sources validating once at open.
+// The header alone: magic, size and version, which precede everything else
+// (kHeaderBytes, at abi.h's offsets).
+struct Header {
+  uint32_t magic = 0;
+  uint16_t version = 0;
+  uint32_t size = 0;
+};
+inline constexpr size_t kHeaderBytes = offsetof(abi::vmclock_abi, version) + sizeof(uint16_t);
+Header load_header(const uint8_t* b);
+// Whether a page with this header fits in `available` bytes: check_header()
+// without the message, so without allocating (libvmclock's now()).
+bool header_ok(const Header& h, size_t available);
+// Header checks with the reason, for sources validating once at open.
+Status check_header(const Header& h, size_t available);
 Status check_header(uint32_t magic, uint16_t version, uint32_t size, size_t available);
 
 uint32_t load_le32(const uint8_t* p);

@@ -4,6 +4,7 @@
 // field or option and the offending value.
 #include <cassert>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -26,12 +27,19 @@ struct Error {
   std::string message;
 };
 
-// A std::expected-shaped result (C++23's is not available in C++20).
-template <class T>
+// A std::expected-shaped result (C++23's is not available in C++20). E is
+// Error or a type derived from it that adds typed facts a caller may test
+// (PageError, seqlock.h): never more text.
+template <class T, class E = Error>
 class Result {
  public:
   Result(T v) : v_(std::move(v)) {}            // NOLINT: implicit by design
-  Result(Error e) : v_(std::move(e)) {}        // NOLINT
+  Result(E e) : v_(std::move(e)) {}            // NOLINT
+  // A result with a more detailed error gives up the detail where only
+  // the Error is wanted.
+  template <class E2>
+    requires(std::is_base_of_v<E, E2> && !std::is_same_v<E, E2>)
+  Result(Result<T, E2> o) : v_(o ? std::variant<T, E>(std::move(*o)) : std::variant<T, E>(E(o.error()))) {}  // NOLINT
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
   T& value() { assert(ok()); return std::get<0>(v_); }
@@ -40,10 +48,10 @@ class Result {
   const T& operator*() const { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
-  const Error& error() const { assert(!ok()); return std::get<1>(v_); }
+  const E& error() const { assert(!ok()); return std::get<1>(v_); }
 
  private:
-  std::variant<T, Error> v_;
+  std::variant<T, E> v_;
 };
 
 struct Ok {};

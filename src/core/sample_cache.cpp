@@ -71,7 +71,7 @@ bool Sampler::read_fast_guarded(Reading& r) {
   return fresh;
 }
 
-Status Sampler::read_slow(Reading& r) {
+Result<Ok, PageError> Sampler::read_slow(Reading& r) {
   ++slow_reads_;
   cal_.seq = 1;
   // The mapping the snapshot is read from, to recognise it on the next
@@ -106,7 +106,7 @@ bool Sampler::compute_slow(const Reading& r, Sample& out) {
   return true;
 }
 
-Result<SampleOutcome> Sampler::best(unsigned attempts) {
+Result<SampleOutcome, PageError> Sampler::best(unsigned attempts) {
   std::optional<Snapshot> best;
   for (unsigned i = 0; i < std::max(1u, attempts); ++i) {
     Reading r;

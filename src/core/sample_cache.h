@@ -27,11 +27,11 @@ class Sampler {
   explicit Sampler(PageSource& src, SeqlockLimits lim = {}, abi::CounterId native = kNativeCounter)
       : src_(src), lim_(lim), native_(native) {}
 
-  // One cross-timestamp. An Error is what take_snapshot() would return (a
+  // One cross-timestamp. An error is what take_snapshot() would return (a
   // page error); otherwise true with `out` set to what sample_from() gives
   // for the same readings, or false with why_not() saying why (`out` is
   // then unspecified).
-  Result<bool> sample(Sample& out) {
+  Result<bool, PageError> sample(Sample& out) {
     Reading r;
     if (!read_fast(r)) {
       if (auto s = read_slow(r); !s) return s.error();
@@ -41,8 +41,9 @@ class Sampler {
 
   // best_sample() over the cache: the narrowest bracket of `attempts`, a
   // disruption between attempts restarting the choice; the outcome is
-  // sample_from() of the winner, so identical in every field.
-  Result<SampleOutcome> best(unsigned attempts);
+  // sample_from() of the winner, so identical in every field; errors as
+  // best_sample()'s.
+  Result<SampleOutcome, PageError> best(unsigned attempts);
 
   // The calibration the last sample used (valid after a successful one).
   const Page& page() const { return cal_.page; }
@@ -108,16 +109,15 @@ class Sampler {
   }
 
   static bool window(const volatile uint8_t* b, uint32_t seq, Reading& r) {
-    if (detail::load_seq(b, __ATOMIC_ACQUIRE) != seq) return false;
-    r.before = realtime_now();
-    r.counter = read_counter();
-    r.after = realtime_now();
-    std::atomic_thread_fence(std::memory_order_acquire);
-    return detail::load_seq(b, __ATOMIC_RELAXED) == seq;
+    return seqlock_window(b, seq, [&] {
+      r.before = realtime_now();
+      r.counter = read_counter();
+      r.after = realtime_now();
+    });
   }
 
   bool read_fast_guarded(Reading& r);
-  Status read_slow(Reading& r);
+  Result<Ok, PageError> read_slow(Reading& r);
   void install(const Page& p, const volatile uint8_t* base, size_t len, bool stable);
 
   // error_growth_ns() where its result is below 1 s: ceil of d * rate /
@@ -128,7 +128,7 @@ class Sampler {
     return static_cast<uint64_t>(ns >> 64) + (static_cast<uint64_t>(ns) != 0 ? 1 : 0);
   }
 
-  Result<bool> compute(const Reading& r, Sample& out) {
+  bool compute(const Reading& r, Sample& out) {
     const Calibration& c = cal_;
     const uint64_t d = r.counter - c.counter_value;  // negative deltas wrap past fast_end
     const int64_t bracket = r.after.ns - r.before.ns;

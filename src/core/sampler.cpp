@@ -16,42 +16,32 @@ Leap leap_of(abi::LeapIndicator li) {
   }
 }
 
-Result<Snapshot> take_snapshot(PageSource& src, SeqlockLimits lim) {
+Result<Snapshot, PageError> take_snapshot(PageSource& src, SeqlockLimits lim) {
   auto view = src.view();
-  if (!view) return view.error();
+  if (!view) return PageError{view.error()};
   Snapshot s;
   auto bracket = [&] {
     s.before = realtime_now();
     s.counter = read_counter();
     s.after = realtime_now();
   };
-  std::optional<Result<RawCopy>> raw_or;
+  std::optional<Result<RawCopy, PageError>> raw_or;
   const bool in_window = src.counter_in_window();
   bool read = guarded_read([&] {
     raw_or.emplace(in_window ? seqlock_read(view->data(), view->size(), bracket, lim)
                              : seqlock_read(view->data(), view->size(), [] {}, lim));
   });
   if (!read)
-    return make_error(Errc::data, fmt::format("{}: the page vanished while being read (SIGBUS: file truncated?)",
-                                              src.path()));
-  Result<RawCopy>& raw = *raw_or;
-  if (!raw) return make_error(raw.error().code, fmt::format("{}: {}", src.path(), raw.error().message));
+    return PageError{make_error(
+        Errc::data, fmt::format("{}: the page vanished while being read (SIGBUS: file truncated?)", src.path()))};
+  Result<RawCopy, PageError>& raw = *raw_or;
+  if (!raw)
+    return PageError{make_error(raw.error().code, fmt::format("{}: {}", src.path(), raw.error().message)),
+                     raw.error().seqlock};
   if (!src.counter_in_window()) bracket();
-  // decode() checks size against what we hold; the header promised more
-  // bytes than the structure only when the page is a whole 4096 bytes.
-  std::span<const uint8_t> bytes(raw->bytes.data(), raw->len);
-  auto page = decode(bytes);
-  if (!page && view->size() >= abi::kMinSize) {
-    // size may legitimately exceed the 112 bytes we copy (Firecracker: 4096).
-    uint32_t size = load_le32(raw->bytes.data() + offsetof(abi::vmclock_abi, size));
-    if (size > raw->len && size <= view->size()) {
-      auto copy = raw->bytes;
-      store_le32(copy.data() + offsetof(abi::vmclock_abi, size), static_cast<uint32_t>(raw->len));
-      page = decode(std::span<const uint8_t>(copy.data(), raw->len));
-      if (page) page->size = size;
-    }
-  }
-  if (!page) return make_error(page.error().code, fmt::format("{}: {}", src.path(), page.error().message));
+  // size may legitimately exceed the 112 bytes we copy (Firecracker: 4096).
+  auto page = decode(std::span<const uint8_t>(raw->bytes.data(), raw->len), view->size());
+  if (!page) return PageError{make_error(page.error().code, fmt::format("{}: {}", src.path(), page.error().message))};
   s.page = *page;
   s.retries = raw->retries;
   return s;
@@ -111,13 +101,13 @@ Result<uint32_t> peek_seq(PageSource& src) {
   if (!view) return view.error();
   if (view->size() < abi::kMinSize) return make_error(Errc::data, fmt::format("{}: page too short", src.path()));
   uint32_t seq = 0;
-  if (!guarded_read([&] { seq = detail::load_seq(view->data(), __ATOMIC_ACQUIRE); }))
+  if (!guarded_read([&] { seq = seqlock_begin(view->data()); }))
     return make_error(Errc::data, fmt::format("{}: the page vanished while being read (SIGBUS: file truncated?)",
                                               src.path()));
   return seq;
 }
 
-Result<SampleOutcome> best_sample(PageSource& src, unsigned attempts, SeqlockLimits lim) {
+Result<SampleOutcome, PageError> best_sample(PageSource& src, unsigned attempts, SeqlockLimits lim) {
   std::optional<Snapshot> best;
   for (unsigned i = 0; i < std::max(1u, attempts); ++i) {
     auto s = take_snapshot(src, lim);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "clock.h"
 #include "page.h"
 #include "page_source.h"
 #include "seqlock.h"
@@ -50,14 +51,9 @@ struct SampleOutcome {
   std::string why_not;  // set when !sample
 };
 
-inline SysTime realtime_now() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return SysTime{ts.tv_sec * kNsPerSec + ts.tv_nsec};
-}
-
-// One consistent snapshot with a bracketed counter reading.
-Result<Snapshot> take_snapshot(PageSource& src, SeqlockLimits lim = {});
+// One consistent snapshot with a bracketed counter reading. The error's
+// `seqlock` says whether the seqlock gave up, and how.
+Result<Snapshot, PageError> take_snapshot(PageSource& src, SeqlockLimits lim = {});
 
 // seq_count alone: the cheap check for "has the page changed".
 Result<uint32_t> peek_seq(PageSource& src);
@@ -72,8 +68,8 @@ std::optional<Sample> sample_at(const Page& page, const Validity& v, uint64_t co
                                 SysTime after, std::string& why_not);
 
 // Best of `attempts` snapshots by narrowest bracket. A page error (bad
-// header, stuck seqlock) is an Error; a page without usable time is a
-// SampleOutcome without a sample.
-Result<SampleOutcome> best_sample(PageSource& src, unsigned attempts, SeqlockLimits lim = {});
+// header, stuck seqlock: PageError::seqlock) is an error; a page without
+// usable time is a SampleOutcome without a sample.
+Result<SampleOutcome, PageError> best_sample(PageSource& src, unsigned attempts, SeqlockLimits lim = {});
 
 }  // namespace vmc

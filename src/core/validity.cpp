@@ -68,32 +68,40 @@ std::string_view name(Unusable r) {
   return "unknown";
 }
 
-std::string describe(Unusable r, const Page& p) {
+const char* sentence(Unusable r) {
   switch (r) {
     case Unusable::none: return "usable";
     case Unusable::no_counter:
       return "disruption-only, no time data (counter_id is invalid): only the disruption marker is usable";
-    case Unusable::foreign_counter:
-      return fmt::format("counter_id is {} ({}), but this CPU reads {}", static_cast<int>(p.counter_id),
-                         abi::name(p.counter_id), abi::name(kNativeCounter));
+    case Unusable::foreign_counter: return "counter_id names a counter this CPU cannot read";
     case Unusable::status_unknown: return "clock_status is unknown: the host does not vouch for its time";
     case Unusable::status_initializing: return "clock_status is initializing: the host is not synchronized yet";
     case Unusable::status_unreliable: return "clock_status is unreliable";
-    case Unusable::status_invalid:
-      return fmt::format("clock_status is {}, not a defined value", static_cast<int>(p.clock_status));
+    case Unusable::status_invalid: return "clock_status is not a defined value";
     case Unusable::time_monotonic: return "time_type is monotonic: not UTC, not fed as UTC";
     case Unusable::time_smeared: return "time_type is invalid_smeared";
     case Unusable::time_maybe_smeared: return "time_type is invalid_maybe_smeared";
-    case Unusable::time_type_invalid:
-      return fmt::format("time_type is {}, not a defined value", static_cast<int>(p.time_type));
+    case Unusable::time_type_invalid: return "time_type is not a defined value";
     case Unusable::tai_without_offset: return "time_type is tai but tai_offset_valid is not set";
     case Unusable::tai_offset_zero: return "time_type is tai but tai_offset_sec is 0 (TAI - UTC is never 0)";
-    case Unusable::smearing_in_force:
-      return fmt::format("leap_second_smearing_hint is {} with leap_indicator {}: time may be smeared",
-                         abi::name(p.smearing_hint), abi::name(p.leap_indicator));
+    case Unusable::smearing_in_force: return "a leap second is announced under a smearing hint: time may be smeared";
     case Unusable::no_period: return "counter_period_frac_sec is 0";
   }
   return "unknown";
+}
+
+std::string describe(Unusable r, const Page& p) {
+  switch (r) {
+    case Unusable::foreign_counter:
+      return fmt::format("{} (counter_id {} ({}), this CPU reads {})", sentence(r), static_cast<int>(p.counter_id),
+                         abi::name(p.counter_id), abi::name(kNativeCounter));
+    case Unusable::status_invalid: return fmt::format("{} ({})", sentence(r), static_cast<int>(p.clock_status));
+    case Unusable::time_type_invalid: return fmt::format("{} ({})", sentence(r), static_cast<int>(p.time_type));
+    case Unusable::smearing_in_force:
+      return fmt::format("{} (leap_second_smearing_hint {}, leap_indicator {})", sentence(r),
+                         abi::name(p.smearing_hint), abi::name(p.leap_indicator));
+    default: return sentence(r);
+  }
 }
 
 std::string_view name(TaiConvention c) {

@@ -42,8 +42,12 @@ struct Validity {
 
 Validity assess(const Page& p, abi::CounterId native = kNativeCounter);
 
-// Stable identifiers (for JSON and status files) and sentences for people.
+// Stable identifiers (for JSON and status files) and sentences for people:
+// sentence() is the one table of why a page cannot give time (a static,
+// NUL-terminated string: libvmclock returns it as is); describe() adds the
+// page's values where they are part of the reason.
 std::string_view name(Unusable r);
+const char* sentence(Unusable r);
 std::string describe(Unusable r, const Page& p);
 std::string_view name(TaiConvention c);
 

@@ -31,7 +31,11 @@ namespace {
 
 using namespace vmc;
 
-thread_local char g_open_error[600];  // two reasons of up to 256 bytes each
+thread_local char g_open_error[600];
+
+// A host or daemon rewriting faster than 64 reads is treated as busy: no
+// clock read, so no system call, on the way to saying so.
+constexpr SeqlockLimits kRetries{63, SeqlockLimits::kUntimed};  // two reasons of up to 256 bytes each
 
 int fail_open(int err, const char* fmt_, const char* path, const char* why) {
   std::snprintf(g_open_error, sizeof g_open_error, fmt_, path, why);
@@ -67,27 +71,6 @@ int32_t page_status(abi::ClockStatus s) {
   }
 }
 
-const char* why_not_usable(Unusable r) {
-  switch (r) {
-    case Unusable::none: return "";
-    case Unusable::no_counter: return "page carries no time (disruption signals only)";
-    case Unusable::foreign_counter: return "page is calibrated against a counter this CPU cannot read";
-    case Unusable::status_unknown: return "page status UNKNOWN";
-    case Unusable::status_initializing: return "page status INITIALIZING";
-    case Unusable::status_unreliable: return "page status UNRELIABLE";
-    case Unusable::status_invalid: return "page status has a value the ABI does not define";
-    case Unusable::time_monotonic: return "page time is monotonic, not UTC";
-    case Unusable::time_smeared: case Unusable::time_maybe_smeared: return "page time is smeared";
-    case Unusable::time_type_invalid: return "page time_type has a value the ABI does not define";
-    case Unusable::tai_without_offset: case Unusable::tai_offset_zero: return "page time is TAI without a usable offset";
-    case Unusable::smearing_in_force: return "a leap second is being smeared";
-    case Unusable::no_period: return "page counter period is 0";
-  }
-  return "page unusable";
-}
-
-
-
 }  // namespace
 
 struct vmclock_handle {
@@ -108,18 +91,16 @@ struct vmclock_handle {
   bool refresh(uint64_t& counter) {
     RawCopy raw;
     raw.len = page_len < raw.bytes.size() ? page_len : raw.bytes.size();
-    uint32_t seen = 0;
-    for (int attempt = 0; attempt < 64; ++attempt) {
-      if (seqlock_copy_once(page, raw, [&] { counter = read_counter(); }, seen)) {
-        decode_into(raw);
-        return true;
-      }
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
+    const SeqlockTries t = seqlock_retry(
+        [&](uint32_t& seen) { return seqlock_copy_once(page, raw, [&] { counter = read_counter(); }, seen); },
+        kRetries);
+    if (t.failure == SeqlockFailure::none) {
+      decode_into(raw);
+      return true;
     }
     cal = Calibration{};
-    cal.why = (seen & 1u) ? "page seq_count stays odd (the host is mid-update)" : "page seq_count keeps changing";
+    cal.why = t.failure == SeqlockFailure::stuck_odd ? "page seq_count stays odd (the host is mid-update)"
+                                                     : "page seq_count keeps changing";
     return false;
   }
 
@@ -128,14 +109,11 @@ struct vmclock_handle {
     cal.seq = raw.seq;
     // decode() only fails on the header; checking it here first keeps
     // the error (and its allocation) off this path.
-    uint32_t magic = load_le32(raw.bytes.data() + offsetof(abi::vmclock_abi, magic));
-    uint32_t size = load_le32(raw.bytes.data() + offsetof(abi::vmclock_abi, size));
-    uint16_t version = static_cast<uint16_t>(raw.bytes[8] | raw.bytes[9] << 8);
-    if (magic != abi::kMagic || version != abi::kVersion || size < abi::kMinSize || size > page_len) {
+    if (!header_ok(load_header(raw.bytes.data()), page_len)) {
       cal.why = "page header changed: not a vmclock page any more";
       return;
     }
-    auto p = decode(std::span<const uint8_t>(raw.bytes.data(), raw.len));
+    auto p = decode(std::span<const uint8_t>(raw.bytes.data(), raw.len), page_len);
     if (!p) { cal.why = "page does not decode"; return; }
     cal.header_ok = true;
     cal.page = *p;
@@ -143,7 +121,7 @@ struct vmclock_handle {
                         p->vm_generation_counter.has_value()};
     cal.validity = assess(*p);
     cal.status = page_status(p->clock_status);
-    if (!cal.validity.ok()) { cal.why = why_not_usable(cal.validity.reason); return; }
+    if (!cal.validity.ok()) { cal.why = sentence(cal.validity.reason); return; }
     if (!p->flags.has(abi::Flag::time_maxerror_valid)) { cal.why = "page has no valid maximum error"; return; }
     cal.bounded = true;
     cal.fast = FastBound::from(*p, cal.validity.utc_minus_page_sec);
@@ -173,17 +151,8 @@ struct vmclock_handle {
       // the guest respects.
       uint64_t counter = 0;
       const bool wants_counter = cal.bounded && !published_only;
-      uint32_t s1 = detail::load_seq(page, __ATOMIC_ACQUIRE);
-      bool fresh = false;
-      if (s1 == cal.seq && (s1 & 1u) == 0) {
-        if (wants_counter) {
-          counter = read_counter_unordered();
-          std::atomic_thread_fence(std::memory_order_acquire);
-          fresh = detail::load_seq(page, __ATOMIC_RELAXED) == s1;
-        } else {
-          fresh = true;
-        }
-      }
+      bool fresh = wants_counter ? seqlock_window(page, cal.seq, [&] { counter = read_counter_unordered(); })
+                                 : seqlock_window(page, cal.seq, [] {});
       if (!fresh) fresh = refresh(counter);
       if (fresh && cal.header_ok) pm = &cal.marker;
       if (fresh && cal.bounded && !published_only) {
@@ -229,9 +198,8 @@ struct vmclock_handle {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // try_read() fills every field before it is read
     bound::segment seg;
-    bool got = false;
-    for (int attempt = 0; attempt < 64 && !got; ++attempt) got = bound::try_read(segment, seg);
-    if (!got) { why = "segment is being rewritten without pause"; return false; }
+    const SeqlockTries t = seqlock_retry([&](uint32_t& seen) { return bound::try_read(segment, seg, seen); }, kRetries);
+    if (t.failure != SeqlockFailure::none) { why = "segment is being rewritten without pause"; return false; }
     const bound::segment* s = &seg;
     if (s->magic != bound::kMagic || s->version != bound::kVersion || s->size < sizeof(bound::segment)) {
       std::snprintf(why_buf, sizeof why_buf, "segment is not a version %u vmclockd segment (magic %#x, version %u)",
@@ -325,9 +293,9 @@ int map_page(vmclock_handle& c, const char* path) {
   c.page = static_cast<const volatile uint8_t*>(p);
   c.page_len = S_ISREG(st.st_mode) && st.st_size < static_cast<off_t>(abi::kPageBytes)
                    ? static_cast<size_t>(st.st_size) : abi::kPageBytes;
-  auto hdr = check_header(load_le32(const_cast<const uint8_t*>(c.page)),
-                          static_cast<uint16_t>(c.page[8] | c.page[9] << 8),
-                          load_le32(const_cast<const uint8_t*>(c.page) + 4), c.page_len);
+  uint8_t head[kHeaderBytes];
+  for (size_t i = 0; i < kHeaderBytes; ++i) head[i] = c.page[i];
+  auto hdr = check_header(load_header(head), c.page_len);
   if (!hdr) return fail_open(EPROTO, "%s: %s", path, hdr.error().message.c_str());
   uint64_t counter;
   if (c.refresh(counter) && c.cal.header_ok) {

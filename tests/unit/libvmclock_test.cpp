@@ -164,11 +164,11 @@ TEST_CASE("direct: a page that cannot vouch for the time gives no bound, and say
     std::function<void(Page&)> tweak;
     const char* why;
   } cases[] = {
-      {"unreliable", [](Page& p) { p.clock_status = abi::ClockStatus::unreliable; }, "UNRELIABLE"},
-      {"unknown", [](Page& p) { p.clock_status = abi::ClockStatus::unknown; }, "UNKNOWN"},
+      {"unreliable", [](Page& p) { p.clock_status = abi::ClockStatus::unreliable; }, "unreliable"},
+      {"unknown", [](Page& p) { p.clock_status = abi::ClockStatus::unknown; }, "unknown"},
       {"monotonic", [](Page& p) { p.time_type = abi::TimeType::monotonic; }, "monotonic"},
-      {"tai without offset", [](Page& p) { p.time_type = abi::TimeType::tai; }, "TAI"},
-      {"no counter", [](Page& p) { p.counter_id = abi::CounterId::invalid; }, "disruption signals only"},
+      {"tai without offset", [](Page& p) { p.time_type = abi::TimeType::tai; }, "tai_offset_valid"},
+      {"no counter", [](Page& p) { p.counter_id = abi::CounterId::invalid; }, "disruption-only"},
       {"no maxerror", [](Page& p) { p.flags = abi::Flags{}; }, "maximum error"},
   };
   for (const auto& k : cases) {

@@ -210,6 +210,25 @@ TEST_CASE("Sampler: a new seq_count takes the full path once; best() is best_sam
   check_same(sampler, *b->sample);
 }
 
+TEST_CASE("Sampler: a host stuck mid-update is a typed seqlock failure, in sample() and best()") {
+  MemoryPageSource src;
+  PageWriter w(src.writable(), src.size());
+  std::mt19937_64 rng(12);
+  w.publish(random_page(rng));
+  w.publish_stuck(random_page(rng));
+  SeqlockLimits lim;
+  lim.time_limit_ns = 5'000'000;
+  Sampler sampler(src, lim);
+  Sample s;
+  auto one = sampler.sample(s);
+  REQUIRE_FALSE(one.ok());
+  CHECK(one.error().seqlock == SeqlockFailure::stuck_odd);
+  auto b = sampler.best(3);
+  REQUIRE_FALSE(b.ok());
+  CHECK(b.error().seqlock == SeqlockFailure::stuck_odd);
+  CHECK(b.error().code == Errc::data);
+}
+
 TEST_CASE("Sampler: a page file is read under the SIGBUS guard, refresh() drops the cache") {
   char path[] = "/tmp/vmc-sample-cache.XXXXXX";
   int fd = mkstemp(path);

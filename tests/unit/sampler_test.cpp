@@ -303,13 +303,15 @@ TEST_CASE("best_sample: errors and pages without time") {
     auto r = best_sample(src, 3, lim);
     REQUIRE_FALSE(r.ok());
     CHECK(contains(r.error().message, "seq_count"));
+    CHECK(r.error().seqlock == SeqlockFailure::stuck_odd);
   }
-  SUBCASE("a blank page is an error naming magic") {
+  SUBCASE("a blank page is an error naming magic, not the seqlock's") {
     MemoryPageSource src;
     auto r = best_sample(src, 3);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == Errc::data);
     CHECK(contains(r.error().message, "magic"));
+    CHECK(r.error().seqlock == SeqlockFailure::none);
   }
   SUBCASE("the Firecracker page: an outcome, no sample, disruption-only") {
     auto src = open_page_source(VMC_FIXTURES_DIR "/vmclock-firecracker-page.bin");

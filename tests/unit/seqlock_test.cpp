@@ -113,6 +113,7 @@ TEST_CASE("seqlock: a page stuck with an odd seq_count is an error within the ti
     CHECK(contains(r.error().message, "seq_count"));
     CHECK(contains(r.error().message, "stuck odd"));
     CHECK(contains(r.error().message, std::to_string(w.seq())));
+    CHECK(r.error().seqlock == SeqlockFailure::stuck_odd);
   }
   SUBCASE("default limits (the kernel's 100 ms) also return, well under 1 s") {
     auto t0 = std::chrono::steady_clock::now();
@@ -142,6 +143,7 @@ TEST_CASE("seqlock: a page stuck with an odd seq_count is an error within the ti
     CHECK(ms_since(t0) < 1000.0);
     CHECK(contains(s.error().message, "<memory>"));
     CHECK(contains(s.error().message, "seq_count"));
+    CHECK(s.error().seqlock == SeqlockFailure::stuck_odd);
   }
   SUBCASE("the host recovering: the next publish reads cleanly") {
     w.publish(sample_page(3));
@@ -166,6 +168,7 @@ TEST_CASE("seqlock: a page that never stops changing is a temporary failure") {
   CHECK(r.error().code == Errc::temp_fail);
   CHECK(contains(r.error().message, "seq_count"));
   CHECK(contains(r.error().message, "kept changing"));
+  CHECK(r.error().seqlock == SeqlockFailure::kept_changing);
 }
 
 TEST_CASE("seqlock: the writer's sequence") {
