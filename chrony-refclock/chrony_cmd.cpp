@@ -132,10 +132,24 @@ Status status_of(const Result<CmdOutcome>& r) { return r ? Status(Ok{}) : Status
 Status CmdClient::reset_sources() { return status_of(expect_success({.command = cmd::Command::reset_sources})); }
 Status CmdClient::make_step() { return status_of(expect_success({.command = cmd::Command::make_step})); }
 Status CmdClient::ping() { return status_of(expect_success({.command = cmd::Command::null})); }
-Status CmdClient::burst(int good, int total) {
+namespace {
+Status check_burst_counts(int good, int total) {
   if (good < 0 || total < good || total > 1000)
     return make_error(Errc::usage, fmt::format("chronyc: burst {}/{}: need 0 <= good <= total <= 1000", good, total));
+  return Ok{};
+}
+}  // namespace
+
+Status CmdClient::burst(int good, int total) {
+  if (auto c = check_burst_counts(good, total); !c) return c;
   return status_of(expect_success({.command = cmd::Command::burst, .burst_good = good, .burst_total = total}));
+}
+
+Result<uint16_t> CmdClient::burst_status(int good, int total) {
+  if (auto c = check_burst_counts(good, total); !c) return c.error();
+  auto out = request({.command = cmd::Command::burst, .burst_good = good, .burst_total = total});
+  if (!out) return out.error();
+  return out->reply.status;
 }
 
 Result<cmd::Tracking> CmdClient::tracking() {

@@ -51,6 +51,10 @@ class CmdClient {
   // naming it ("BURST: chronyd answered NOSUCHSOURCE (4)").
   Status reset_sources();
   Status burst(int good = 4, int total = 8);
+  // BURST with chronyd's answer as it came: NOSUCHSOURCE (no NTP source,
+  // only refclocks) is an answer, not a failure, for a caller that bursts
+  // after every reset. Errors as request()'s, Errc::usage for bad counts.
+  Result<uint16_t> burst_status(int good = 4, int total = 8);
   Status make_step();
   Status ping();  // REQ_NULL: is chronyd there and willing to talk to us
   // REQ_TRACKING, as `chronyc tracking`: Errc::unavailable naming the

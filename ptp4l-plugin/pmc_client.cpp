@@ -65,6 +65,7 @@ Result<PmcClient> PmcClient::open(ClientOptions opts) {
       return make_error(Errc::os, fmt::format("ptp4l: bind {}: {}", opts.local_path, errno_text(errno)));
     c.local_name_ = opts.local_path;
     c.unlink_on_close_ = true;
+    if (::lstat(opts.local_path.c_str(), &st) == 0) c.bound_ino_ = st.st_ino, c.bound_dev_ = st.st_dev;
   }
   // pmc's convention: no clock identity, the pid as port number.
   c.self_.port_number = static_cast<uint16_t>(::getpid());
@@ -73,7 +74,12 @@ Result<PmcClient> PmcClient::open(ClientOptions opts) {
 }
 
 PmcClient::~PmcClient() {
-  if (unlink_on_close_ && fd_) ::unlink(local_name_.c_str());
+  if (!unlink_on_close_ || !fd_) return;
+  // Only our own socket: a reload builds the new client (same path, the old
+  // socket unlinked and bound anew) before this one goes.
+  struct stat st{};
+  if (::lstat(local_name_.c_str(), &st) == 0 && st.st_ino == bound_ino_ && st.st_dev == bound_dev_)
+    ::unlink(local_name_.c_str());
 }
 
 Result<Message> PmcClient::request(Action action, uint16_t management_id, const Payload& payload,

@@ -4,6 +4,8 @@
 // every wait bounded. ptp4l replies to the address the request came from,
 // so the client binds one: a path, or (default) an abstract name the kernel
 // picks, which needs no directory and leaves no file behind.
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -61,6 +63,8 @@ class PmcClient {
   Fd fd_;
   std::string local_name_;  // "@..." for an abstract address
   bool unlink_on_close_ = false;
+  ino_t bound_ino_ = 0;  // the socket file bind() made, to remove only that one
+  dev_t bound_dev_ = 0;
   uint16_t next_sequence_ = 0;
   PortIdentity self_{};
   PortIdentity responder_{};

@@ -56,6 +56,10 @@ class Sampler {
   // or refused) rather than with the cached constants.
   uint64_t exact_fallbacks() const { return fallbacks_; }
 
+  // How long a read may wait for the host to finish an update: the daemon
+  // shortens it while the page is stuck mid-update.
+  void set_limits(SeqlockLimits lim) { lim_ = lim; }
+
   // Drops the cache: the next sample copies and decodes the page.
   void invalidate() { cal_.seq = 1; }
   // The source's refresh(), then invalidate(): a file replaced by rename

@@ -19,7 +19,7 @@
 
 #include "config_ptp4l.h"
 #include "fd.h"
-#include "shm_layout.h"
+#include "shm_sample.h"
 
 namespace vmc {
 namespace {
@@ -320,6 +320,21 @@ std::string describe_options() {
       def = fmt::format("\"{}\"", s->ref(d));
     }
     out += fmt::format("# {} ({})\n#{} = {}\n", o.help, type, o.key, def);
+  }
+  return out;
+}
+
+std::vector<OptionValue> option_values(const Config& cfg) {
+  Config c = cfg;  // the table's references are to a mutable Config
+  std::vector<OptionValue> out;
+  for (const auto& o : kOptions) {
+    // [ptp4l] is the one optional section: its keys exist only with it.
+    if (std::string_view(o.section) == "ptp4l" && !c.ptp4l) continue;
+    OptionValue v{fmt::format("{}.{}", o.section, o.key), int64_t{0}};
+    if (auto i = std::get_if<IntField>(&o.field)) v.value = i->ref(c);
+    else if (auto b = std::get_if<BoolField>(&o.field)) v.value = b->ref(c);
+    else if (auto st = std::get_if<StringField>(&o.field)) v.value = st->ref(c);
+    out.push_back(std::move(v));
   }
   return out;
 }

@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
+#include <vector>
 
 #include "ptp_options.h"
 #include "result.h"
@@ -102,6 +104,13 @@ Result<Config> parse_config(std::string_view text, const std::string& name);
 // Errc::no_input when it cannot be opened, Errc::config for anything else
 // (a directory, device or FIFO, its size, its contents).
 Result<Config> load_config(const std::string& path);
+// Every option `cfg` has, as "section.key" and its value, in the table's
+// order: what the status file reports as the settings in effect.
+struct OptionValue {
+  std::string name;
+  std::variant<int64_t, bool, std::string> value;
+};
+std::vector<OptionValue> option_values(const Config& cfg);
 // A commented listing of every option with its type, bounds and default,
 // for --print-options; uncommented, it is a valid file of the defaults.
 std::string describe_options();

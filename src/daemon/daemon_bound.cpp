@@ -130,19 +130,19 @@ void BoundFeed::on_tracking_failed(const std::string& why, int64_t real_ns) {
   why_ = why;
 }
 
-nlohmann::json BoundFeed::status_json() const {
+BoundView BoundFeed::view() const {
   const auto& r = pub_->last();
-  nlohmann::json j;
-  j["segment"] = pub_->path();
-  j["source"] = from_chrony() ? "chrony" : "page";
   static constexpr const char* kNames[] = {"unknown", "synchronized", "freerunning", "disrupted"};
-  j["status"] = kNames[static_cast<uint32_t>(r.status) & 3u];
-  j["bound_ns"] = r.bound_ns;
-  j["max_drift_ppb"] = r.max_drift_ppb;
-  j["as_of_ns"] = r.as_of_ns;
-  j["disruption_marker"] = r.disruption_marker;
-  if (!why_.empty()) j["why"] = why_;
-  return j;
+  BoundView v;
+  v.segment = pub_->path();
+  v.source = from_chrony() ? "chrony" : "page";
+  v.status = kNames[static_cast<uint32_t>(r.status) & 3u];
+  v.bound_ns = r.bound_ns;
+  v.max_drift_ppb = r.max_drift_ppb;
+  v.as_of_ns = r.as_of_ns;
+  v.disruption_marker = r.disruption_marker;
+  if (!why_.empty()) v.why = why_;
+  return v;
 }
 
 }  // namespace vmc

@@ -10,12 +10,12 @@
 #include <optional>
 #include <string>
 
-#include <nlohmann/json.hpp>
 
 #include "bound_publisher.h"
 #include "config.h"
 #include "page.h"
 #include "sampler.h"
+#include "status_view.h"
 
 namespace vmc {
 
@@ -46,7 +46,7 @@ class BoundFeed {
   // True when chronyd's tracking should be read (chrony is the source).
   bool wants_tracking() const;
   int64_t tracking_interval_ns() const { return cfg_.tracking_interval_ms * 1'000'000; }
-  nlohmann::json status_json() const;
+  BoundView view() const;
 
  private:
   BoundFeed(const BoundSection& cfg, std::unique_ptr<BoundPublisher> pub) : cfg_(cfg), pub_(std::move(pub)) {}

@@ -13,6 +13,7 @@ namespace vmc::log {
 namespace {
 
 bool g_debug = false;
+Sink g_sink;
 
 // systemd sets JOURNAL_STREAM=dev:ino for the stream stderr is wired to.
 bool stderr_is_journal() {
@@ -29,9 +30,14 @@ bool stderr_is_journal() {
 }  // namespace
 
 void set_debug(bool on) { g_debug = on; }
+void set_sink(Sink sink) { g_sink = std::move(sink); }
 
 void write(Level lvl, std::string_view module, std::string_view msg) {
   if (lvl == Level::debug && !g_debug) return;
+  if (g_sink) {
+    g_sink(lvl, module, msg);
+    return;
+  }
   if (stderr_is_journal()) {
     sd_journal_send("MESSAGE=%.*s: %.*s", static_cast<int>(module.size()), module.data(),
                     static_cast<int>(msg.size()), msg.data(), "PRIORITY=%d", static_cast<int>(lvl),

@@ -3,6 +3,7 @@
 // else to stderr. Lines start with the module ("shm:", "sock:", "ptp4l:").
 // An Incident logs a failure once and its recovery once, instead of the
 // same line every second.
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -13,6 +14,10 @@ enum class Level { err = 3, warning = 4, notice = 5, info = 6, debug = 7 };
 
 void write(Level lvl, std::string_view module, std::string_view msg);
 void set_debug(bool on);
+// Where lines go instead of the journal or stderr (unit tests read what a
+// piece logged); null restores the default.
+using Sink = std::function<void(Level, std::string_view module, std::string_view msg)>;
+void set_sink(Sink sink);
 
 // A line that names its module itself ("sock: connected ..."), as the
 // sinks and the ptp4l updater write them.

@@ -25,7 +25,7 @@
 #include "config.h"
 #include "config_ptp4l.h"
 #include "fd.h"
-#include "shm_layout.h"
+#include "shm_sample.h"
 
 using namespace vmc;
 

@@ -1,0 +1,32 @@
+#pragma once
+// What the daemon tells the world about itself, one word each (status
+// file, metrics, sd_notify STATUS=).
+#include <array>
+#include <optional>
+#include <string_view>
+
+namespace vmc {
+
+enum class DaemonState { starting, synced, no_data, disrupted, paused };
+
+inline constexpr std::array kAllDaemonStates{DaemonState::starting, DaemonState::synced, DaemonState::no_data,
+                                             DaemonState::disrupted, DaemonState::paused};
+
+constexpr std::string_view name(DaemonState s) {
+  switch (s) {
+    case DaemonState::starting: return "starting";
+    case DaemonState::synced: return "synced";
+    case DaemonState::no_data: return "no-data";
+    case DaemonState::disrupted: return "disrupted";
+    case DaemonState::paused: return "paused";
+  }
+  return "unknown";
+}
+
+inline std::optional<DaemonState> daemon_state_from_name(std::string_view n) {
+  for (auto s : kAllDaemonStates)
+    if (name(s) == n) return s;
+  return std::nullopt;
+}
+
+}  // namespace vmc

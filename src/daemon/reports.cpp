@@ -1,0 +1,24 @@
+#include "reports.h"
+
+#include <fmt/format.h>
+
+#include "metrics_text.h"
+#include "report_file.h"
+
+namespace vmc {
+
+void Reports::write(const DaemonSection& d, const StatusView& v, int64_t mono_ns) {
+  next_ns_ = mono_ns + kIntervalNs;
+  dirty_ = false;
+  auto one = [&](const std::string& path, const char* key, const std::string& text) {
+    if (path.empty()) return;
+    if (auto r = write_file_atomically(path, text); !r)
+      incidents_.fail("status", key, r.error().message);
+    else
+      incidents_.recover("status", key, fmt::format("{} written again", path));
+  };
+  one(d.status_file, "status_file", to_json(v).dump(2) + "\n");
+  one(d.metrics_file, "metrics_file", metrics_text(v));
+}
+
+}  // namespace vmc

@@ -1,0 +1,111 @@
+#pragma once
+// The daemon's status as plain data: what status.json holds, what the
+// metrics file is made from, what `vmclockctl status` reads back. The JSON
+// schema is declared once, by to_json()/status_from_json() in
+// status_view.cpp, so the writer and the reader cannot drift apart.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon_state.h"
+#include "result.h"
+
+namespace vmc {
+
+// The daemon rewrites its status at least this often; a reader that finds
+// it much older knows the daemon is stopped or hung.
+inline constexpr int64_t kStatusRefreshNs = 1'000'000'000;
+
+struct StatusCounters {
+  uint64_t samples_sent = 0;
+  uint64_t samples_refused = 0;
+  uint64_t disruptions_seen = 0;
+  uint64_t resets_sent = 0;
+  uint64_t resets_failed = 0;
+  uint64_t page_errors = 0;
+  uint64_t config_reloads = 0;
+  bool operator==(const StatusCounters&) const = default;
+};
+
+// The page's path and source, and the last consistent snapshot's header
+// fields by the kernel header's names (null until a snapshot was read).
+struct PageView {
+  std::string path;
+  std::string kind;  // the source's kind ("device-mmap", "file", ...), "closed" when none is open
+  std::optional<uint32_t> seq_count;
+  std::optional<uint64_t> disruption_marker;
+  std::optional<uint64_t> vm_generation_counter;
+  std::optional<std::string> clock_status, time_type, counter_id;
+  std::optional<uint64_t> flags;
+  bool operator==(const PageView&) const = default;
+};
+
+struct SampleView {
+  std::string time;  // the reference time, UTC, for people
+  int64_t system_ns = 0;
+  int64_t offset_ns = 0;
+  uint64_t maxerror_ns = 0;
+  std::optional<uint64_t> esterror_ns;
+  int64_t bracket_ns = 0;
+  int leap = 0;
+  uint64_t disruption_marker = 0;
+  bool operator==(const SampleView&) const = default;
+};
+
+struct DisruptionView {
+  int64_t system_ns = 0;
+  std::optional<uint64_t> old_marker, new_marker, old_generation, new_generation;
+  std::optional<int64_t> reset_latency_ns;  // detection to chronyd's reply
+  bool operator==(const DisruptionView&) const = default;
+};
+
+struct SinkView {
+  std::string name;
+  bool ok = false;
+  std::string state;
+  uint64_t published = 0;
+  uint64_t failed = 0;
+  std::string last_error;
+  bool operator==(const SinkView&) const = default;
+};
+
+struct BoundView {
+  std::string segment;
+  std::string source;  // "page" or "chrony"
+  std::string status;  // "unknown", "synchronized", "freerunning", "disrupted"
+  uint64_t bound_ns = 0;
+  uint64_t max_drift_ppb = 0;
+  int64_t as_of_ns = 0;
+  uint64_t disruption_marker = 0;
+  std::optional<std::string> why;
+  bool operator==(const BoundView&) const = default;
+};
+
+struct StatusView {
+  std::string version;
+  int64_t pid = 0;
+  std::string updated;  // UTC, for people
+  int64_t updated_unix_ns = 0;
+  DaemonState state = DaemonState::starting;
+  std::optional<std::string> reason;
+  std::string config;  // where the configuration came from
+  // Every option in effect, {"section.key": value}, as --print-options names them.
+  nlohmann::json settings;
+  PageView page;
+  std::optional<SampleView> last_sample;
+  StatusCounters counters;
+  std::optional<DisruptionView> last_disruption;
+  std::vector<SinkView> sinks;
+  // The ptp4l updater's own report (ptp4l-plugin's to_json), or null.
+  nlohmann::json ptp4l;
+  std::optional<BoundView> bound;
+  bool operator==(const StatusView&) const = default;
+};
+
+nlohmann::json to_json(const StatusView& v);
+// Errc::data naming the key when `j` is not a status of this schema.
+Result<StatusView> status_from_json(const nlohmann::json& j);
+
+}  // namespace vmc
