@@ -15,6 +15,8 @@
 #include "page_json.h"
 #include "page_source.h"
 #include "sampler.h"
+#include "cli_output.h"
+#include "commands.h"
 #include "time_math.h"
 #include "version.h"
 #include "vmclock/vmclock.h"
@@ -23,15 +25,10 @@ namespace {
 
 using nlohmann::json;
 using namespace vmc;
+using vmc::cli::fail;
+using vmc::cli::g_stop;
+using vmc::cli::print_json;
 
-volatile sig_atomic_t g_stop = 0;
-
-int fail(const Error& e) {
-  fmt::print(stderr, "vmclockctl: {}\n", e.message);
-  return static_cast<int>(e.code);
-}
-
-void print_json(const json& j) { fmt::print("{}\n", j.dump()); }
 
 Result<std::unique_ptr<PageSource>> open_source(const std::string& path) { return open_page_source(path); }
 
@@ -178,102 +175,6 @@ int cmd_watch(PageSource& src, bool as_json, int count, int interval_ms) {
   return 0;
 }
 
-std::string fmt_ns(const json& v) {
-  if (v.is_null()) return "-";
-  int64_t ns = v.get<int64_t>();
-  if (std::llabs(ns) < 10'000) return fmt::format("{} ns", ns);
-  if (std::llabs(ns) < 10'000'000) return fmt::format("{:.3f} us", static_cast<double>(ns) / 1e3);
-  return fmt::format("{:.3f} ms", static_cast<double>(ns) / 1e6);
-}
-
-int cmd_status(const std::string& path, bool as_json) {
-  std::ifstream in(path);
-  if (!in) return fail({Errc::no_input, fmt::format("{}: cannot open the status file: {} (is vmclockd running?)",
-                                                    path, std::strerror(errno))});
-  json j = json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return fail({Errc::data, fmt::format("{}: not a vmclockd status file (invalid JSON)", path)});
-  if (as_json) {
-    print_json(j);
-    return 0;
-  }
-  auto get = [&](const json& o, const char* k) { return o.contains(k) ? o[k] : json(nullptr); };
-  auto str = [&](const json& v) { return v.is_null() ? std::string("-") : v.is_string() ? v.get<std::string>() : v.dump(); };
-  fmt::print("state        {}\n", str(get(j, "state")));
-  if (!get(j, "reason").is_null()) fmt::print("reason       {}\n", str(get(j, "reason")));
-  const json page = get(j, "page");
-  if (page.is_object())
-    fmt::print("page         {} ({}), marker {}, generation {}, status {}\n", str(get(page, "path")),
-               str(get(page, "kind")), str(get(page, "disruption_marker")), str(get(page, "vm_generation_counter")),
-               str(get(page, "clock_status")));
-  const json ls = get(j, "last_sample");
-  if (ls.is_object())
-    fmt::print("last sample  {}: offset {}, maxerror {}, bracket {}\n", str(get(ls, "time")),
-               fmt_ns(get(ls, "offset_ns")), fmt_ns(get(ls, "maxerror_ns")), fmt_ns(get(ls, "bracket_ns")));
-  else
-    fmt::print("last sample  none\n");
-  fmt::print("samples      {} sent, {} refused\n", str(get(j, "samples_sent")), str(get(j, "samples_refused")));
-  fmt::print("disruptions  {} seen, {} chrony resets sent ({} failed)\n", str(get(j, "disruptions_seen")),
-             str(get(j, "resets_sent")), str(get(j, "resets_failed")));
-  const json sinks = get(j, "sinks");
-  if (sinks.is_array())
-    for (const auto& s : sinks)
-      fmt::print("sink         {}: {} ({} published, {} failed){}\n", str(get(s, "name")), str(get(s, "state")),
-                 str(get(s, "published")), str(get(s, "failed")),
-                 str(get(s, "last_error")) == "-" || str(get(s, "last_error")).empty()
-                     ? ""
-                     : ", last error: " + str(get(s, "last_error")));
-  const json bnd = get(j, "bound");
-  if (bnd.is_object())
-    fmt::print("bound        {} +- {} from {} in {}{}\n", str(get(bnd, "status")), fmt_ns(get(bnd, "bound_ns")),
-               str(get(bnd, "source")), str(get(bnd, "segment")),
-               get(bnd, "why").is_null() ? "" : " (" + str(get(bnd, "why")) + ")");
-  const json ptp = get(j, "ptp4l");
-  if (ptp.is_object()) fmt::print("ptp4l        {}\n", ptp.dump());
-  fmt::print("updated      {}\n", str(get(j, "updated")));
-  return 0;
-}
-
-// The interval as an application linking libvmclock sees it.
-int cmd_bound(const std::string& page, const std::string& segment, bool as_json, int count, int interval_ms) {
-  vmclock_options o{};
-  o.size = sizeof o;
-  o.page_path = page.c_str();
-  o.segment_path = segment.c_str();
-  vmclock_t* c = nullptr;
-  if (int rc = vmclock_open(&c, &o); rc != 0)
-    return fail({rc == -ENOENT || rc == -EACCES ? Errc::no_input : Errc::data, vmclock_open_error()});
-  int rc = 0;
-  for (int i = 0; (count == 0 || i < count) && !g_stop; ++i) {
-    if (i > 0) ::poll(nullptr, 0, interval_ms);
-    vmclock_bound b;
-    vmclock_now(c, &b, sizeof b);
-    const bool valid = b.status == VMCLOCK_SYNCHRONIZED || b.status == VMCLOCK_FREERUNNING;
-    rc = valid ? 0 : static_cast<int>(Errc::unavailable);
-    auto ns = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * kNsPerSec + t.tv_nsec; };
-    if (as_json) {
-      json j{{"status", vmclock_status_name(b.status)},
-             {"source", vmclock_source_name(b.source)},
-             {"realtime_ns", ns(b.realtime)},
-             {"earliest_ns", valid ? json(ns(b.earliest)) : json(nullptr)},
-             {"latest_ns", valid ? json(ns(b.latest)) : json(nullptr)},
-             {"bound_ns", valid ? json(b.bound_ns) : json(nullptr)},
-             {"disruption_marker", b.disruption_marker},
-             {"why", *vmclock_why(c) ? json(vmclock_why(c)) : json(nullptr)}};
-      print_json(j);
-    } else if (valid) {
-      fmt::print("{} +- {} ({}, from the {})\n", format_utc(SysTime{ns(b.realtime)}),
-                 fmt_ns(json(static_cast<int64_t>(b.bound_ns))), vmclock_status_name(b.status),
-                 vmclock_source_name(b.source));
-    } else {
-      fmt::print("{}: no bound: {}\n", vmclock_status_name(b.status), vmclock_why(c));
-    }
-    std::fflush(stdout);
-  }
-  vmclock_close(c);
-  return rc;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -315,14 +216,14 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : static_cast<int>(vmc::Errc::usage);
   }
-  if (*status) return cmd_status(status_file, as_json);
+  if (*status) return vmc::cli::cmd_status(status_file, as_json);
 
   struct sigaction sa{};
-  sa.sa_handler = [](int) { g_stop = 1; };
+  sa.sa_handler = [](int) { vmc::cli::g_stop = 1; };
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  if (*boundc) return cmd_bound(page, segment, as_json, bound_count, interval_ms);
+  if (*boundc) return vmc::cli::cmd_bound(page, segment, as_json, bound_count, interval_ms);
   auto src = open_source(page);
   if (!src) return fail(src.error());
   if (*dump) return cmd_dump(**src, as_json);

@@ -1,0 +1,84 @@
+// vmclockctl status: the daemon's status file read through its schema
+// (status_view.h), so what is shown is what the daemon wrote.
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+#include <fstream>
+
+#include "cli_output.h"
+#include "commands.h"
+#include "clock.h"
+#include "status_view.h"
+
+namespace vmc::cli {
+
+using nlohmann::json;
+
+namespace {
+template <class T> std::string or_dash(const std::optional<T>& v) { return v ? fmt::format("{}", *v) : "-"; }
+
+// A status left behind by a daemon that died, was stopped or hangs must not
+// read as healthy: the writer must still run and still rewrite the file.
+constexpr int64_t kStaleAfterNs = 5 * kStatusRefreshNs;
+
+std::optional<std::string> not_live(const StatusView& v) {
+  std::string comm;
+  if (v.pid > 0) {
+    std::ifstream f(fmt::format("/proc/{}/comm", v.pid));
+    std::getline(f, comm);
+  }
+  if (comm != "vmclockd") return fmt::format("vmclockd (pid {}) is not running", v.pid);
+  const int64_t age = realtime_now().ns - v.updated_unix_ns;
+  if (age > kStaleAfterNs)
+    return fmt::format("vmclockd (pid {}) last wrote its status {:.1f} s ago (stopped or hung)", v.pid,
+                       static_cast<double>(age) / 1e9);
+  return std::nullopt;
+}
+
+}  // namespace
+
+int cmd_status(const std::string& path, bool as_json) {
+  std::ifstream in(path);
+  if (!in) return fail({Errc::no_input, fmt::format("{}: cannot open the status file: {} (is vmclockd running?)",
+                                                    path, std::strerror(errno))});
+  json j = json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return fail({Errc::data, fmt::format("{}: not a vmclockd status file (invalid JSON)", path)});
+  auto v = status_from_json(j);
+  if (!v) return fail({Errc::data, fmt::format("{}: not a vmclockd status file: {}", path, v.error().message)});
+  const auto dead = not_live(*v);
+  const int rc = dead ? static_cast<int>(Errc::unavailable) : 0;
+  if (as_json) {
+    json out = to_json(*v);
+    out["live"] = !dead;
+    out["not_live"] = dead ? json(*dead) : json(nullptr);
+    print_json(out);
+    return rc;
+  }
+  if (dead) fmt::print("state        not running: {} (its last state: {})\n", *dead, name(v->state));
+  else fmt::print("state        {}\n", name(v->state));
+  if (v->reason) fmt::print("reason       {}\n", *v->reason);
+  const PageView& page = v->page;
+  fmt::print("page         {} ({}), marker {}, generation {}, status {}\n", page.path, page.kind,
+             or_dash(page.disruption_marker), or_dash(page.vm_generation_counter), or_dash(page.clock_status));
+  if (const auto& ls = v->last_sample)
+    fmt::print("last sample  {}: offset {}, maxerror {}, bracket {}\n", ls->time, fmt_ns(ls->offset_ns),
+               fmt_ns(static_cast<int64_t>(ls->maxerror_ns)), fmt_ns(ls->bracket_ns));
+  else
+    fmt::print("last sample  none\n");
+  const auto& c = v->counters;
+  fmt::print("samples      {} sent, {} refused\n", c.samples_sent, c.samples_refused);
+  fmt::print("disruptions  {} seen, {} chrony resets sent ({} failed)\n", c.disruptions_seen, c.resets_sent,
+             c.resets_failed);
+  for (const auto& s : v->sinks)
+    fmt::print("sink         {}: {} ({} published, {} failed){}\n", s.name, s.state, s.published, s.failed,
+               s.last_error.empty() ? "" : ", last error: " + s.last_error);
+  if (const auto& b = v->bound)
+    fmt::print("bound        {} +- {} from {} in {}{}\n", b->status, fmt_ns(static_cast<int64_t>(b->bound_ns)),
+               b->source, b->segment, b->why ? " (" + *b->why + ")" : "");
+  if (v->ptp4l.is_object()) fmt::print("ptp4l        {}\n", v->ptp4l.dump());
+  fmt::print("updated      {}\n", v->updated);
+  return rc;
+}
+
+}  // namespace vmc::cli
