@@ -117,7 +117,7 @@ segment = "{d}/bound"
     start([chronyd, "-U", "-x", "-d", "-u", os.environ.get("USER") or "root", "-f", f"{d}/chrony.conf"],
           "chronyd.log")
     time.sleep(0.3)
-    start([os.path.join(bin_dir, "vmclockd"), "--config", f"{d}/vmclockd.toml", "--foreground"], "vmclockd.log")
+    start([os.path.join(bin_dir, "vmclockd"), "--config", f"{d}/vmclockd.toml"], "vmclockd.log")
     print(f"chronyd:   throwaway instance in {d} (-x: the system clock is left alone)")
     print(f"vmclockd:  {d}/vmclockd.toml\n")
     print(f"{'t/s':>5}  {'truth':>12}  {'chrony says':>12}  {'error':>10}  {'source':<10} {'vmclockd':<10} resets"

@@ -18,10 +18,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(kVersion));
   std::string config_path;
   std::optional<std::string> page;
-  bool foreground = false, check = false, debug = false, print_options = false;
+  bool check = false, debug = false, print_options = false;
   app.add_option("--config", config_path, fmt::format("configuration file (default {}, if it exists)", kDefaultConfigPath));
   app.add_option("--page", page, "vmclock device or page file; overrides [source] page");
-  app.add_flag("--foreground", foreground, "stay in the foreground (systemd and tests; vmclockd never forks)");
   app.add_flag("--check-config", check, "validate the configuration and exit");
   app.add_flag("--debug", debug, "log debug lines");
   app.add_flag("--print-options", print_options, "print every configuration option with its default");
@@ -31,7 +30,6 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : static_cast<int>(Errc::usage);
   }
-  (void)foreground;  // vmclockd does not daemonize: systemd's Type=notify wants it in front
   log::set_debug(debug);
   if (print_options) {
     fmt::print("{}", describe_options());

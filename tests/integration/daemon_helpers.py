@@ -162,7 +162,7 @@ def toml_text(sections):
 
 
 class Vmclockd:
-    """vmclockd --foreground with a config written from `sections`.
+    """vmclockd with a config written from `sections`.
 
     Defaults make it a test instance: no privilege drop, status file and
     command client directory inside `d`, no SOCK sink unless given.
@@ -191,7 +191,7 @@ class Vmclockd:
 
     def start(self, wait_status=True, timeout=10):
         logf = open(self.logfile, "a")
-        self.proc = subprocess.Popen([vmc_bin("vmclockd"), "--config", self.config, "--foreground",
+        self.proc = subprocess.Popen([vmc_bin("vmclockd"), "--config", self.config,
                                       *self.extra_args], stdout=logf, stderr=subprocess.STDOUT)
         logf.close()
         if wait_status:

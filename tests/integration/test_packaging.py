@@ -359,7 +359,7 @@ class Packaging(unittest.TestCase):
             while not os.path.exists(page) and time.monotonic() < deadline:
                 time.sleep(0.05)
             self.assertTrue(os.path.exists(page), "vmclock-sim wrote no page")
-            daemon = subprocess.Popen([os.path.join(BIN, "vmclockd"), "--config", config, "--foreground"],
+            daemon = subprocess.Popen([os.path.join(BIN, "vmclockd"), "--config", config],
                                       stdout=log, stderr=subprocess.STDOUT)
             deadline = time.monotonic() + 10
             st = {}
