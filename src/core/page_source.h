@@ -26,6 +26,12 @@ class PageSource {
   // False when the copy is made by the kernel (pread): the counter is then
   // read just after the copy, not inside its window.
   virtual bool counter_in_window() const { return true; }
+  // True when view() returns one mapping for the source's lifetime that
+  // nothing can truncate (memory, the device's mmap): the sampler's fast
+  // path then reads it without asking view() again or guarding against
+  // SIGBUS. False, the safe answer, for a page file (replaced, truncated)
+  // and for any source that does not say.
+  virtual bool mapping_is_stable() const { return false; }
   virtual std::string_view kind() const = 0;
   // Why the source reads the way kind() says when that is a fallback (for
   // "device-pread": the mmap() error), for the line that names the kind;
@@ -52,6 +58,7 @@ class MemoryPageSource final : public PageSource {
   explicit MemoryPageSource(size_t len = 4096);
   Result<std::span<const volatile uint8_t>> view() override { return std::span<const volatile uint8_t>(buf_.get(), len_); }
   std::string_view kind() const override { return "memory"; }
+  bool mapping_is_stable() const override { return true; }
   volatile uint8_t* writable() { return buf_.get(); }
   size_t size() const { return len_; }
 

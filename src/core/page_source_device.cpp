@@ -44,6 +44,7 @@ class DevicePageSource final : public PageSource {
   int notify_fd() const override { return notify_ ? fd_.get() : -1; }
   void enable_notify(bool on) { notify_ = on; }
   bool counter_in_window() const override { return static_cast<bool>(map_); }
+  bool mapping_is_stable() const override { return static_cast<bool>(map_); }
   std::string_view kind() const override { return map_ ? "device-mmap" : "device-pread"; }
   std::string note() const override {
     return map_ ? std::string() : fmt::format("mmap refused: {}", std::strerror(mmap_errno_));

@@ -91,8 +91,7 @@ Result<Ok, PageError> Sampler::read_slow(Reading& r) {
   r.before = s->before;
   r.after = s->after;
   r.retries = s->retries;
-  const std::string_view kind = src_.kind();
-  install(s->page, base, len, kind == "memory" || kind == "device-mmap");
+  install(s->page, base, len, src_.mapping_is_stable());
   if (base == nullptr) cal_.seq = 1;  // not a mapping: copy every time
   return Ok{};
 }

@@ -82,9 +82,8 @@ class Sampler {
     uint32_t seq = 1;  // odd: nothing cached
     const volatile uint8_t* base = nullptr;
     size_t len = 0;
-    // Memory and the device's mapping stay where they are and cannot be
-    // truncated; anything else (a page file, a source this code does not
-    // know) is asked for its view on every sample and read under the guard.
+    // PageSource::mapping_is_stable(); a mapping that is not is asked for
+    // its view on every sample and read under the guard.
     bool stable = false;
     Page page;
     Validity validity;

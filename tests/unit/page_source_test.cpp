@@ -130,6 +130,8 @@ TEST_CASE("file source: opens a page file") {
   CHECK(src->note().empty());
   CHECK(src->path() == path);
   CHECK(src->counter_in_window());
+  // A writer may replace or truncate the file: never read unguarded.
+  CHECK_FALSE(src->mapping_is_stable());
   CHECK(src->notify_fd() == -1);
   auto v = src->view();
   REQUIRE(v.ok());
@@ -451,6 +453,7 @@ TEST_CASE("memory source") {
   CHECK(m.note().empty());
   CHECK(m.path() == "<memory>");
   CHECK(m.size() == 4096);
+  CHECK(m.mapping_is_stable());
   auto v = m.view();
   REQUIRE(v.ok());
   CHECK(v->size() == 4096);
@@ -473,6 +476,8 @@ TEST_CASE("device source: a character device that is not a vmclock") {
   // /dev/null has no mmap: the source says why it reads with pread.
   CHECK(contains((*src)->note(), "mmap refused: "));
   CHECK(contains((*src)->note(), std::strerror(ENODEV)));
+  // A pread() buffer is no mapping of the device.
+  CHECK_FALSE((*src)->mapping_is_stable());
   CHECK((*src)->notify_fd() == -1);
   auto s = take_snapshot(**src);
   REQUIRE_FALSE(s.ok());
@@ -487,7 +492,28 @@ TEST_CASE("device source: a character device that maps reads through the mapping
   CHECK((*src)->kind() == "device-mmap");
   CHECK((*src)->note().empty());
   CHECK((*src)->counter_in_window());
+  CHECK((*src)->mapping_is_stable());
   auto s = take_snapshot(**src);
   REQUIRE_FALSE(s.ok());
   CHECK(s.error().code == Errc::data);
+}
+
+namespace {
+// A source that says nothing about its mapping.
+class SilentSource final : public PageSource {
+ public:
+  SilentSource() : PageSource("<silent>") {}
+  Result<std::span<const volatile uint8_t>> view() override { return mem_.view(); }
+  std::string_view kind() const override { return "memory"; }  // the name decides nothing
+
+ private:
+  MemoryPageSource mem_;
+};
+}  // namespace
+
+TEST_CASE("a source that does not say its mapping is stable is not") {
+  // Even one that names itself like the memory source: the answer is typed,
+  // not read from kind().
+  SilentSource src;
+  CHECK_FALSE(src.mapping_is_stable());
 }
