@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <ctime>
 
-#include "sampler.h"
+#include "cross_timestamp.h"
 
 namespace vmc::chrony {
 

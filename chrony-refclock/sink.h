@@ -12,7 +12,7 @@
 
 #include "log_sink.h"
 #include "result.h"
-#include "sampler.h"
+#include "cross_timestamp.h"
 
 namespace vmc::chrony {
 

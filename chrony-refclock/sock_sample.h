@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "sampler.h"
+#include "cross_timestamp.h"
 
 namespace vmc::chrony {
 

@@ -14,7 +14,7 @@
 
 #include "page_json.h"
 #include "page_source.h"
-#include "sampler.h"
+#include "cross_timestamp.h"
 #include "cli_output.h"
 #include "commands.h"
 #include "time_math.h"

@@ -14,7 +14,7 @@
 #include "bound_publisher.h"
 #include "config.h"
 #include "page.h"
-#include "sampler.h"
+#include "cross_timestamp.h"
 #include "status_view.h"
 
 namespace vmc {

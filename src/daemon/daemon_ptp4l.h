@@ -10,7 +10,7 @@
 #include "page.h"
 #include "config_ptp4l.h"
 #include "result.h"
-#include "sampler.h"
+#include "cross_timestamp.h"
 
 namespace vmc {
 

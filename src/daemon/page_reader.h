@@ -7,7 +7,7 @@
 #include <string>
 
 #include "page_source.h"
-#include "sample_cache.h"
+#include "cross_timestamp.h"
 #include "sampler.h"
 
 namespace vmc {

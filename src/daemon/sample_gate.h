@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "sampler.h"
+#include "cross_timestamp.h"
 
 namespace vmc {
 

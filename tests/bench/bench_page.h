@@ -9,7 +9,7 @@
 #include "page.h"
 #include "page_source.h"
 #include "page_writer.h"
-#include "sampler.h"
+#include "cross_timestamp.h"
 
 namespace vmc::bench {
 

@@ -10,7 +10,7 @@
 
 #include "bench_page.h"
 #include "page_json.h"
-#include "sample_cache.h"
+#include "sampler.h"
 
 namespace {
 
@@ -50,7 +50,7 @@ void BM_sample_floor(benchmark::State& st) {
 }
 BENCHMARK(BM_sample_floor);
 
-// One cross-timestamp through the Sampler (src/core/sample_cache.h), the page
+// One cross-timestamp through the Sampler (src/core/sampler.h), the page
 // unchanged between samples: seq_count, the bracket, seq_count, and the
 // exact arithmetic on the calibration cached for that seq_count. This is
 // the figure tests/bench/run reports as "one sample".

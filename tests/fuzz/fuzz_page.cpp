@@ -9,7 +9,7 @@
 #include "page.h"
 #include "page_json.h"
 #include "page_source.h"
-#include "sampler.h"
+#include "cross_timestamp.h"
 #include "time_math.h"
 #include "validity.h"
 

@@ -23,7 +23,7 @@
 
 #include "page_source.h"
 #include "page_writer.h"
-#include "sampler.h"
+#include "cross_timestamp.h"
 
 using namespace vmc;
 using abi::Flag;

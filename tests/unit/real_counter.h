@@ -13,7 +13,7 @@
 #include "counter.h"
 #include "page.h"
 #include "page_writer.h"
-#include "sampler.h"
+#include "cross_timestamp.h"
 #include "units.h"
 
 namespace vmc::testing {

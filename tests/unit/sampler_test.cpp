@@ -1,361 +1,270 @@
-// The sampler (src/core/sampler.cpp): sample_from() on hand-built snapshots, and
-// take_snapshot()/best_sample() over a MemoryPageSource written with
-// PageWriter and calibrated against this machine's real counter.
+// The Sampler (src/core/sampler.h): the sample from the calibration cached
+// per seq_count is the sample sample_from() gives for the same readings,
+// exactly (reference to the 2^-64 s, offset, maxerror and esterror to the
+// ns), over random pages and counter deltas on the real counter.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <unistd.h>
 
-#include <chrono>
-#include <cstdlib>
+#include <cstdio>
+#include <random>
 #include <string>
-#include <thread>
 
 #include "counter.h"
 #include "page_source.h"
 #include "page_writer.h"
-#include "real_counter.h"
 #include "sampler.h"
+#include "cross_timestamp.h"
 
 using namespace vmc;
-using namespace vmc::testing;
 using abi::Flag;
 
 namespace {
 
-constexpr int64_t kT0 = 1'700'000'000LL * kNsPerSec;  // system time of the hand-built snapshots
+// sample_from() on the readings the sample itself carries: before is
+// system - bracket/2, after is before + bracket.
+void check_same(const Sampler& sampler, const Sample& s) {
+  Snapshot snap;
+  snap.page = sampler.page();
+  snap.counter = s.counter;
+  snap.before = SysTime{s.system.ns - s.bracket_ns / 2};
+  snap.after = SysTime{snap.before.ns + s.bracket_ns};
+  auto o = sample_from(snap);
+  REQUIRE_MESSAGE(o.sample.has_value(), o.why_not);
+  const Sample& e = *o.sample;
+  CHECK(s.counter == e.counter);
+  CHECK(s.reference.sec.count == e.reference.sec.count);
+  CHECK(s.reference.frac.raw == e.reference.frac.raw);
+  CHECK(s.system.ns == e.system.ns);
+  CHECK(s.offset.count == e.offset.count);
+  CHECK(s.maxerror_ns == e.maxerror_ns);
+  CHECK(s.esterror_ns == e.esterror_ns);
+  CHECK(s.bracket_ns == e.bracket_ns);
+  CHECK(s.leap == e.leap);
+  CHECK(s.disruption_marker == e.disruption_marker);
+  CHECK(s.vm_generation_counter == e.vm_generation_counter);
+  CHECK(s.seq == e.seq);
+}
 
-// 1 GHz counter at shift 0: period = round(2^64 / 1e9) = 18446744074,
-// maxerror rate round(period/1e6) = 18447 (1 ppm), esterror rate 922.
-Page page_1ghz() {
+Page random_page(std::mt19937_64& rng) {
+  auto pick = [&](uint64_t n) { return rng() % n; };
   Page p;
   p.counter_id = kNativeCounter;
+  p.clock_status = pick(2) ? abi::ClockStatus::synchronized : abi::ClockStatus::freerunning;
   p.time_type = abi::TimeType::utc;
-  p.clock_status = abi::ClockStatus::synchronized;
-  p.counter_period_frac_sec = 18446744074ULL;
-  p.counter_period_maxerror_rate_frac_sec = 18447;
-  p.counter_period_esterror_rate_frac_sec = 922;
-  p.time_sec = 1'700'000'000;
-  p.time_frac_sec = 0;
-  p.counter_value = 1000;
-  p.time_maxerror_nanosec = 1000;
-  p.time_esterror_nanosec = 100;
-  p.disruption_marker = 42;
-  p.seq_count = 8;
-  p.flags = abi::Flags{}
-                .with(Flag::time_maxerror_valid)
-                .with(Flag::period_maxerror_valid)
-                .with(Flag::time_esterror_valid)
-                .with(Flag::period_esterror_valid);
+  p.flags = abi::Flags{}.with(Flag::time_maxerror_valid);
+  if (pick(8) != 0) p.flags = p.flags.with(Flag::period_maxerror_valid);
+  if (pick(2)) p.flags = p.flags.with(Flag::time_esterror_valid);
+  if (pick(2)) p.flags = p.flags.with(Flag::period_esterror_valid);
+  if (pick(4) == 0) {
+    p.time_type = abi::TimeType::tai;
+    p.flags = p.flags.with(Flag::tai_offset_valid);
+    p.tai_offset_sec = pick(2) ? 37 : -37;
+  }
+  if (pick(2)) {
+    p.flags = p.flags.with(Flag::vm_gen_counter_present);
+    p.vm_generation_counter = rng();
+  }
+  p.leap_indicator = static_cast<abi::LeapIndicator>(pick(4));
+  p.disruption_marker = rng();
+  // Periods around 1-5 GHz at a random shift, sometimes anything at all.
+  p.counter_period_shift = static_cast<uint8_t>(pick(10) == 0 ? pick(80) : pick(33));
+  const long double hz = 1e9L + static_cast<long double>(pick(4'000'000'000ULL));
+  long double period = 18446744073709551616.0L * static_cast<long double>(uint64_t{1} << (p.counter_period_shift % 33)) / hz;
+  p.counter_period_frac_sec = pick(10) == 0 ? rng() | 1 : static_cast<uint64_t>(period);
+  p.counter_period_maxerror_rate_frac_sec = pick(10) == 0 ? rng() : p.counter_period_frac_sec / (1 + pick(100'000'000));
+  p.counter_period_esterror_rate_frac_sec = pick(10) == 0 ? rng() : p.counter_period_frac_sec / (1 + pick(1'000'000'000));
+  p.time_maxerror_nanosec = pick(10) == 0 ? rng() >> pick(64) : pick(1'000'000);
+  p.time_esterror_nanosec = pick(10) == 0 ? rng() >> pick(64) : pick(100'000);
+  // Mostly now; sometimes anywhere (offsets that do not fit, times past 2242).
+  const int64_t now = realtime_now().ns;
+  switch (pick(8)) {
+    case 0: p.time_sec = rng() >> pick(64); break;
+    case 1: p.time_sec = uint64_t{1} << 33 | pick(1000); break;
+    default: p.time_sec = static_cast<uint64_t>(now / kNsPerSec) + pick(3) - 1; break;
+  }
+  p.time_frac_sec = rng();
+  // counter_value this far behind (or ahead of) the counter read next.
+  uint64_t behind = 0;
+  switch (pick(6)) {
+    case 0: behind = 0; break;
+    case 1: behind = pick(1000); break;
+    case 2: behind = rng() >> (16 + pick(48)); break;
+    case 3: behind = uint64_t{1} << (20 + pick(30)); break;
+    case 4: behind = 0 - (1 + pick(1'000'000)); break;  // ahead: a negative delta
+    default: behind = pick(4'000'000'000ULL); break;
+  }
+  p.counter_value = read_counter() - behind;
   return p;
 }
 
-Snapshot snap(const Page& p, uint64_t counter, int64_t before_ns, int64_t after_ns) {
-  Snapshot s;
-  s.page = p;
-  s.counter = counter;
-  s.before = SysTime{kT0 + before_ns};
-  s.after = SysTime{kT0 + after_ns};
-  return s;
-}
-
-bool contains(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
-
 }  // namespace
 
-TEST_CASE("sample_from: offset, maxerror, esterror from a hand-built snapshot") {
-  // counter 1500 = counter_value + 500: reference = 1.7e9 s + 500 * 18446744074
-  // units of 2^-64 s = 1.7e9 s + 500.0000000115 ns.
-  Page p = page_1ghz();
-  SUBCASE("even bracket") {
-    // bracket [100, 300] ns: system = midpoint 200 ns; offset = round(500.0000000115 - 200) = 300
-    // maxerror = 1000 + ceil(500*18447*1e9/2^64) (= 1) + ceil(200/2) = 1101
-    // esterror = 100 + ceil(500*922*1e9/2^64) (= 1) + 100 = 201
-    auto out = sample_from(snap(p, 1500, 100, 300));
-    REQUIRE_MESSAGE(out.sample.has_value(), out.why_not);
-    const Sample& s = *out.sample;
-    CHECK(s.counter == 1500);
-    CHECK(s.reference.sec.count == 1'700'000'000);
-    CHECK(s.reference.frac.raw == 9223372037000ULL);  // 500 * 18446744074
-    CHECK(s.system.ns == kT0 + 200);
-    CHECK(s.bracket_ns == 200);
-    CHECK(s.offset.count == 300);
-    CHECK(s.maxerror_ns == 1101);
-    REQUIRE(s.esterror_ns.has_value());
-    CHECK(*s.esterror_ns == 201);
-    CHECK(s.leap == Leap::none);
-    CHECK(s.disruption_marker == 42);
-    CHECK(s.seq == 8);
-    CHECK_FALSE(s.vm_generation_counter.has_value());
-    CHECK(out.why_not.empty());
-    CHECK(out.validity.ok());
-  }
-  SUBCASE("odd bracket: half rounded up") {
-    // bracket [100, 301] = 201 ns: system = 100 + 201/2 = 200 (floored),
-    // offset 300; maxerror = 1000 + 1 + ceil(201/2) = 101 -> 1102
-    auto out = sample_from(snap(p, 1500, 100, 301));
-    REQUIRE(out.sample.has_value());
-    CHECK(out.sample->bracket_ns == 201);
-    CHECK(out.sample->system.ns == kT0 + 200);
-    CHECK(out.sample->offset.count == 300);
-    CHECK(out.sample->maxerror_ns == 1102);
-    CHECK(*out.sample->esterror_ns == 202);
-  }
-  SUBCASE("zero bracket at counter_value: exactly the page's bound") {
-    auto out = sample_from(snap(p, 1000, 0, 0));
-    REQUIRE(out.sample.has_value());
-    CHECK(out.sample->offset.count == 0);
-    CHECK(out.sample->maxerror_ns == 1000);
-    CHECK(*out.sample->esterror_ns == 100);
-  }
-  SUBCASE("system clock ahead: negative offset") {
-    // system = 10100 ns: offset = round(500.0000000115 - 10100) = -9600
-    auto out = sample_from(snap(p, 1500, 10'000, 10'200));
-    REQUIRE(out.sample.has_value());
-    CHECK(out.sample->offset.count == -9600);
-  }
-  SUBCASE("offset rounded to nearest") {
-    // reference 500.0000000115 ns, system 0.5 ns impossible (integer ns), so
-    // use a frac of exactly 0.75 ns: ceil(0.75 * 2^64 / 1e9) = 13835058056
-    // -> reference 0.75000000003 ns after 1.7e9 s; system 0 -> offset 1
-    Page q = p;
-    q.time_frac_sec = 13835058056ULL;
-    auto out = sample_from(snap(q, 1000, 0, 0));
-    REQUIRE(out.sample.has_value());
-    CHECK(out.sample->offset.count == 1);
-    // system 1 ns -> -0.24999999997 -> 0
-    auto o2 = sample_from(snap(q, 1000, 1, 1));
-    CHECK(o2.sample->offset.count == 0);
-    // system 2 ns -> -1.24999999997 -> -1
-    auto o3 = sample_from(snap(q, 1000, 2, 2));
-    CHECK(o3.sample->offset.count == -1);
-  }
-  SUBCASE("counter before counter_value") {
-    // counter 500 = d -500: reference = 1.7e9 s - 500.0000000115 ns;
-    // system = 0 -> offset -500
-    auto out = sample_from(snap(p, 500, 0, 0));
-    REQUIRE(out.sample.has_value());
-    CHECK(out.sample->reference.sec.count == 1'699'999'999);
-    CHECK(out.sample->offset.count == -500);
-    CHECK(out.sample->maxerror_ns == 1001);
-  }
-  SUBCASE("vm_generation_counter is carried") {
-    Page q = p;
-    q.flags = q.flags.with(Flag::vm_gen_counter_present);
-    q.vm_generation_counter = 3;
-    auto out = sample_from(snap(q, 1500, 100, 300));
-    REQUIRE(out.sample.has_value());
-    CHECK(out.sample->vm_generation_counter == 3u);
-  }
-}
-
-TEST_CASE("sample_from: no sample without a valid maxerror") {
-  Page p = page_1ghz();
-  SUBCASE("time maxerror invalid") {
-    p.flags = p.flags.without(Flag::time_maxerror_valid);
-    auto out = sample_from(snap(p, 1500, 100, 300));
-    CHECK_FALSE(out.sample.has_value());
-    CHECK(contains(out.why_not, "maxerror"));
-    CHECK(out.validity.ok());  // the page is fine, the bound is not
-  }
-  SUBCASE("period maxerror invalid, counter away from counter_value") {
-    p.flags = p.flags.without(Flag::period_maxerror_valid);
-    CHECK_FALSE(sample_from(snap(p, 1500, 100, 300)).sample.has_value());
-    // ... but at counter_value itself the page's bound holds
-    auto at = sample_from(snap(p, 1000, 100, 300));
-    REQUIRE(at.sample.has_value());
-    CHECK(at.sample->maxerror_ns == 1100);
-  }
-  SUBCASE("esterror absent is fine") {
-    p.flags = p.flags.without(Flag::time_esterror_valid);
-    auto out = sample_from(snap(p, 1500, 100, 300));
-    REQUIRE(out.sample.has_value());
-    CHECK_FALSE(out.sample->esterror_ns.has_value());
-  }
-}
-
-TEST_CASE("sample_from: arithmetic overflow is a reason, not a sample") {
-  Page p = page_1ghz();
-  p.time_sec = 0x8000000000000000ULL;  // 2^63
-  auto out = sample_from(snap(p, 1500, 100, 300));
-  CHECK_FALSE(out.sample.has_value());
-  CHECK(contains(out.why_not, "time_sec"));
-}
-
-TEST_CASE("sample_from: a reference far outside CLOCK_REALTIME's range gives no sample") {
-  // time_sec = 2^40 (year ~36800) is accepted by time_at(), but the offset
-  // to a 2023 system time is ~1.1e21 ns: no int64 holds it, and diff_ns()
-  // multiplies sec * 1e9 * 2^64 in an i128 that overflows above ~9.2e9 s.
-  // A wrapped offset must never reach chrony.
-  Page p = page_1ghz();
-  p.time_sec = 1ULL << 40;
-  auto out = sample_from(snap(p, 1500, 100, 300));
-  if (out.sample) {
-    FAIL_CHECK("sample with offset " << out.sample->offset.count << " ns for a page at 2^40 s");
-  } else {
-    CHECK_FALSE(out.why_not.empty());
-  }
-}
-
-TEST_CASE("sample_from: a bracket that went backwards (CLOCK_REALTIME stepped) never shrinks the bound") {
-  // before 300, after 100: bracket -200. (bracket + 1) / 2 = -99 cast to
-  // uint64 wraps, and maxerror would come out as 1001 - 99 = 902: below the
-  // page's own bound at this counter (1001).
-  Page p = page_1ghz();
-  auto out = sample_from(snap(p, 1500, 300, 100));
-  if (out.sample) {
-    CHECK_MESSAGE(out.sample->maxerror_ns >= 1001 + 100,
-                  "maxerror " << out.sample->maxerror_ns << " with a bracket of " << out.sample->bracket_ns);
-  }
-}
-
-TEST_CASE("leap_of and the sample's leap") {
-  CHECK(leap_of(abi::LeapIndicator::none) == Leap::none);
-  CHECK(leap_of(abi::LeapIndicator::pre_pos) == Leap::insert);
-  CHECK(leap_of(abi::LeapIndicator::pre_neg) == Leap::remove);
-  CHECK(leap_of(abi::LeapIndicator::post_pos) == Leap::none);
-  CHECK(leap_of(abi::LeapIndicator::post_neg) == Leap::none);
-  CHECK(leap_of(abi::LeapIndicator{9}) == Leap::none);
-  CHECK(static_cast<int>(Leap::insert) == 1);  // chrony's numbering
-  CHECK(static_cast<int>(Leap::remove) == 2);
-  Page p = page_1ghz();
-  p.leap_indicator = abi::LeapIndicator::pre_pos;
-  CHECK(sample_from(snap(p, 1500, 0, 10)).sample->leap == Leap::insert);
-  p.leap_indicator = abi::LeapIndicator::pre_neg;
-  CHECK(sample_from(snap(p, 1500, 0, 10)).sample->leap == Leap::remove);
-  p.leap_indicator = abi::LeapIndicator::post_pos;
-  CHECK(sample_from(snap(p, 1500, 0, 10)).sample->leap == Leap::none);
-}
-
-// ---- against the real counter --------------------------------------------
-
-TEST_CASE("best_sample: a page 37.5 us ahead of CLOCK_REALTIME, on the real counter") {
+TEST_CASE("Sampler: the cached path gives sample_from()'s sample, exactly, over random pages") {
+  std::mt19937_64 rng(20240607);
   MemoryPageSource src;
   PageWriter w(src.writable(), src.size());
-  SUBCASE("UTC") { publish_calibrated(w, 37'500, abi::TimeType::utc, 0); }
-  SUBCASE("TAI, +37 (TAI - UTC)") { publish_calibrated(w, 37'000'037'500LL, abi::TimeType::tai, 37); }
-  SUBCASE("TAI, -37 (UTC - TAI)") { publish_calibrated(w, 37'000'037'500LL, abi::TimeType::tai, -37); }
-  auto r = best_sample(src, 16);
-  REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().message));
-  REQUIRE_MESSAGE(r->sample.has_value(), r->why_not);
-  const Sample& s = *r->sample;
-  MESSAGE("offset " << s.offset.count << " ns, bracket " << s.bracket_ns << " ns, maxerror " << s.maxerror_ns);
-  CHECK(s.offset.count > 37'500 - 5'000);
-  CHECK(s.offset.count < 37'500 + 5'000);
-  CHECK(s.bracket_ns >= 0);
-  CHECK(s.maxerror_ns >= 1000 + static_cast<uint64_t>((s.bracket_ns + 1) / 2));
-  CHECK(s.maxerror_ns < 1000 + static_cast<uint64_t>((s.bracket_ns + 1) / 2) + 100'000);
-  CHECK(s.disruption_marker == 7);
-  CHECK(s.seq == 2);  // one publish: 0 -> 1 -> 2
-  CHECK(r->snapshot.counter == s.counter);
+  Sampler sampler(src);
+  uint64_t samples = 0, refused = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    w.publish(random_page(rng));
+    for (int k = 0; k < 4; ++k) {
+      Sample s;
+      auto r = sampler.sample(s);
+      REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+      // Refused: sample_from() refuses the same page (a counter read
+      // later cannot be checked, but the page alone decides these).
+      if (!*r) {
+        ++refused;
+        CHECK_FALSE(sampler.why_not().empty());
+        continue;
+      }
+      ++samples;
+      check_same(sampler, s);
+    }
+  }
+  MESSAGE(samples << " samples, " << refused << " refused, " << sampler.slow_reads() << " full reads, "
+                  << sampler.exact_fallbacks() << " through time_at()");
+  CHECK(samples + refused - sampler.exact_fallbacks() > 30'000);  // the cached arithmetic, checked above
+  CHECK(sampler.slow_reads() == 20'000);  // one per publish: the other three took the cached path
+  CHECK(samples > 40'000);
 }
 
-TEST_CASE("take_snapshot: the counter is read inside the bracket") {
+TEST_CASE("Sampler: refusals are sample_from()'s") {
   MemoryPageSource src;
   PageWriter w(src.writable(), src.size());
-  Page p = page_1ghz();
-  w.publish(p);
-  uint64_t c0 = read_counter();
-  auto s = take_snapshot(src);
-  uint64_t c1 = read_counter();
-  REQUIRE(s.ok());
-  CHECK(s->counter >= c0);
-  CHECK(s->counter <= c1);
-  CHECK(s->before.ns <= s->after.ns);
-  CHECK(s->retries == 0);
-  Page expect = p;
-  expect.seq_count = 2;
-  CHECK(s->page == expect);
-}
-
-TEST_CASE("take_snapshot: a whole-page size (Firecracker: 4096) in a 4096-byte source") {
-  MemoryPageSource src(4096);
-  PageWriter w(src.writable(), src.size());
-  Page p = page_1ghz();
-  p.size = 4096;
-  p.flags = p.flags.with(Flag::vm_gen_counter_present);
-  p.vm_generation_counter = 9;
-  w.publish(p);
-  auto s = take_snapshot(src);
-  REQUIRE_MESSAGE(s.ok(), (s.ok() ? std::string() : s.error().message));
-  CHECK(s->page.size == 4096);
-  CHECK(s->page.vm_generation_counter == 9u);
-}
-
-TEST_CASE("take_snapshot: a size larger than the source is an error naming it") {
-  MemoryPageSource src(200);
-  PageWriter w(src.writable(), src.size());
-  Page p = page_1ghz();
-  p.size = 4096;
-  w.publish(p);
-  auto s = take_snapshot(src);
-  REQUIRE_FALSE(s.ok());
-  CHECK(s.error().code == Errc::data);
-  CHECK(contains(s.error().message, "size"));
-  CHECK(contains(s.error().message, "4096"));
-  CHECK(contains(s.error().message, "<memory>"));
-}
-
-TEST_CASE("best_sample: errors and pages without time") {
-  SUBCASE("a stuck seqlock is an error") {
-    MemoryPageSource src;
-    PageWriter w(src.writable(), src.size());
-    w.publish_stuck(page_1ghz());
-    SeqlockLimits lim;
-    lim.time_limit_ns = 20'000'000;
-    auto r = best_sample(src, 3, lim);
+  Sampler sampler(src);
+  std::mt19937_64 rng(7);
+  Page p = random_page(rng);
+  p.time_type = abi::TimeType::utc;
+  p.flags = abi::Flags{}.with(Flag::time_maxerror_valid).with(Flag::period_maxerror_valid);
+  p.counter_period_frac_sec = 1u << 20;
+  p.counter_period_shift = 0;
+  p.time_sec = 1'700'000'000;
+  p.counter_value = read_counter();
+  SUBCASE("unusable page: the validity's reason") {
+    p.clock_status = abi::ClockStatus::unreliable;
+    w.publish(p);
+    Sample s;
+    for (int k = 0; k < 3; ++k) {
+      auto r = sampler.sample(s);
+      REQUIRE(r.ok());
+      CHECK_FALSE(*r);
+      CHECK(sampler.why_not() == describe(Unusable::status_unreliable, sampler.page()));
+    }
+    CHECK(sampler.slow_reads() == 1);
+  }
+  SUBCASE("no valid maxerror") {
+    p.flags = abi::Flags{}.with(Flag::time_maxerror_valid);  // no rate: no bound away from counter_value
+    w.publish(p);
+    Sample s;
+    auto r = sampler.sample(s);
+    REQUIRE(r.ok());
+    CHECK_FALSE(*r);
+    CHECK(sampler.why_not().find("no valid maxerror") != std::string::npos);
+  }
+  SUBCASE("a page error is take_snapshot's error") {
+    w.publish(p);
+    Sample s;
+    REQUIRE(sampler.sample(s).ok());
+    src.writable()[0] = 0;  // magic gone, seq_count unchanged
+    sampler.invalidate();
+    auto r = sampler.sample(s);
     REQUIRE_FALSE(r.ok());
-    CHECK(contains(r.error().message, "seq_count"));
-    CHECK(r.error().seqlock == SeqlockFailure::stuck_odd);
-  }
-  SUBCASE("a blank page is an error naming magic, not the seqlock's") {
-    MemoryPageSource src;
-    auto r = best_sample(src, 3);
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.error().code == Errc::data);
-    CHECK(contains(r.error().message, "magic"));
-    CHECK(r.error().seqlock == SeqlockFailure::none);
-  }
-  SUBCASE("the Firecracker page: an outcome, no sample, disruption-only") {
-    auto src = open_page_source(VMC_FIXTURES_DIR "/vmclock-firecracker-page.bin");
-    REQUIRE_MESSAGE(src.ok(), (src.ok() ? std::string() : src.error().message));
-    auto r = best_sample(**src, 0);  // 0 attempts still takes one
-    REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().message));
-    CHECK_FALSE(r->sample.has_value());
-    CHECK(r->validity.disruption_only());
-    CHECK(contains(r->why_not, "disruption-only"));
-    CHECK(r->snapshot.page.vm_generation_counter == 1u);
-    CHECK(r->snapshot.page.disruption_marker == 1u);
-    CHECK(r->snapshot.page.size == 4096u);
+    auto t = take_snapshot(src);
+    REQUIRE_FALSE(t.ok());
+    CHECK(r.error().message == t.error().message);
   }
 }
 
-namespace {
-// A source whose page changes on every view(): the host migrating the
-// guest between best_sample's attempts.
-class MigratingSource final : public PageSource {
- public:
-  MigratingSource() : PageSource("<migrating>"), w_(mem_.writable(), mem_.size()) {}
-  Result<std::span<const volatile uint8_t>> view() override {
-    ++calls_;
-    Page p = page_1ghz();
-    p.counter_value = read_counter();
-    p.disruption_marker = calls_ >= 3 ? 2 : 1;  // disrupted before the third attempt
-    w_.publish(p);
-    return mem_.view();
+TEST_CASE("Sampler: a new seq_count takes the full path once; best() is best_sample()'s choice") {
+  MemoryPageSource src;
+  PageWriter w(src.writable(), src.size());
+  std::mt19937_64 rng(11);
+  Page p = random_page(rng);
+  p.time_type = abi::TimeType::utc;
+  p.clock_status = abi::ClockStatus::synchronized;
+  p.counter_period_shift = 8;
+  p.counter_period_frac_sec = static_cast<uint64_t>(18446744073709551616.0L * 256.0L / 2.5e9L);
+  p.counter_period_maxerror_rate_frac_sec = p.counter_period_frac_sec / 10'000'000;
+  p.flags = abi::Flags{}.with(Flag::time_maxerror_valid).with(Flag::period_maxerror_valid);
+  p.time_sec = static_cast<uint64_t>(realtime_now().ns / kNsPerSec);
+  p.time_maxerror_nanosec = 1000;
+  p.counter_value = read_counter();
+  w.publish(p);
+  Sampler sampler(src);
+  Sample s;
+  for (int k = 0; k < 10; ++k) REQUIRE(*sampler.sample(s));
+  CHECK(sampler.slow_reads() == 1);
+  CHECK(s.seq == 2);
+  w.publish(p);
+  REQUIRE(*sampler.sample(s));
+  CHECK(sampler.slow_reads() == 2);
+  CHECK(s.seq == 4);
+  auto b = sampler.best(8);
+  REQUIRE(b.ok());
+  REQUIRE(b->sample.has_value());
+  CHECK(sampler.slow_reads() == 2);
+  CHECK(b->snapshot.page == sampler.page());
+  CHECK(b->sample->bracket_ns == b->snapshot.bracket_ns());
+  check_same(sampler, *b->sample);
+}
+
+TEST_CASE("Sampler: a host stuck mid-update is a typed seqlock failure, in sample() and best()") {
+  MemoryPageSource src;
+  PageWriter w(src.writable(), src.size());
+  std::mt19937_64 rng(12);
+  w.publish(random_page(rng));
+  w.publish_stuck(random_page(rng));
+  SeqlockLimits lim;
+  lim.time_limit_ns = 5'000'000;
+  Sampler sampler(src, lim);
+  Sample s;
+  auto one = sampler.sample(s);
+  REQUIRE_FALSE(one.ok());
+  CHECK(one.error().seqlock == SeqlockFailure::stuck_odd);
+  auto b = sampler.best(3);
+  REQUIRE_FALSE(b.ok());
+  CHECK(b.error().seqlock == SeqlockFailure::stuck_odd);
+  CHECK(b.error().code == Errc::data);
+}
+
+TEST_CASE("Sampler: a page file is read under the SIGBUS guard, refresh() drops the cache") {
+  char path[] = "/tmp/vmc-sampler.XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(ftruncate(fd, 4096) == 0);
+  alignas(8) uint8_t buf[4096] = {};
+  PageWriter w(buf, sizeof buf);
+  std::mt19937_64 rng(3);
+  Page p = random_page(rng);
+  p.time_type = abi::TimeType::utc;
+  p.clock_status = abi::ClockStatus::synchronized;
+  p.counter_period_shift = 0;
+  p.counter_period_frac_sec = 18446744074ULL;
+  p.counter_period_maxerror_rate_frac_sec = 18447;
+  p.flags = abi::Flags{}.with(Flag::time_maxerror_valid).with(Flag::period_maxerror_valid);
+  p.time_sec = static_cast<uint64_t>(realtime_now().ns / kNsPerSec);
+  p.time_maxerror_nanosec = 1000;
+  p.counter_value = read_counter();
+  w.publish(p);
+  REQUIRE(pwrite(fd, buf, sizeof buf, 0) == static_cast<ssize_t>(sizeof buf));
+  auto src = open_page_source(path);
+  REQUIRE(src.ok());
+  Sampler sampler(**src);
+  Sample s;
+  for (int k = 0; k < 5; ++k) {
+    REQUIRE(*sampler.sample(s));
+    check_same(sampler, s);
   }
-  std::string_view kind() const override { return "test"; }
-  int calls_ = 0;
-
- private:
-  MemoryPageSource mem_;
-  PageWriter w_;
-};
-}  // namespace
-
-TEST_CASE("best_sample: a disruption between attempts, the newest calibration wins") {
-  MigratingSource src;
-  auto r = best_sample(src, 3);
-  REQUIRE(r.ok());
-  CHECK(src.calls_ == 3);
-  CHECK(r->snapshot.page.disruption_marker == 2);
-  REQUIRE(r->sample.has_value());
-  CHECK(r->sample->disruption_marker == 2);
+  CHECK(sampler.slow_reads() == 1);
+  REQUIRE(sampler.refresh().ok());
+  REQUIRE(*sampler.sample(s));
+  CHECK(sampler.slow_reads() == 2);
+  // Truncated under the mapping: an error, not a crash.
+  REQUIRE(ftruncate(fd, 0) == 0);
+  auto r = sampler.sample(s);
+  CHECK_FALSE(r.ok());
+  close(fd);
+  unlink(path);
 }

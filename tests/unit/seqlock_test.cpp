@@ -10,7 +10,7 @@
 
 #include "page_source.h"
 #include "page_writer.h"
-#include "sampler.h"
+#include "cross_timestamp.h"
 #include "seqlock.h"
 
 using namespace vmc;

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "sampler.h"
+#include "cross_timestamp.h"
 #include "validity.h"
 
 using namespace vmc;
