@@ -4,7 +4,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,14 +12,10 @@
 #include <fmt/format.h>
 #include <random>
 
+#include "clock.h"
+
 namespace vmc::chrony {
 namespace {
-
-int64_t mono_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000 + ts.tv_nsec / 1'000'000;
-}
 
 bool fill_addr(sockaddr_un& a, const std::string& path) {
   a = {};
@@ -82,9 +77,9 @@ Result<CmdOutcome> CmdClient::request(cmd::Request r) {
     if (n < 0) last_error = fmt::format("send to {}: {}", opts_.socket_path, std::strerror(errno));
     // Wait out this try's interval, taking any reply to this sequence
     // (from this or an earlier try); stale replies to older ones are skipped.
-    const int64_t until = mono_ms() + interval;
+    const int64_t until = mono_now_ns() / 1'000'000 + interval;
     for (int reads = 0; reads < 64; ++reads) {
-      int64_t left = until - mono_ms();
+      int64_t left = until - mono_now_ns() / 1'000'000;
       if (left <= 0) break;
       pollfd p{fd_.get(), POLLIN, 0};
       int pr = retry_eintr([&] { return ::poll(&p, 1, static_cast<int>(left)); });

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "chrony_cmd.h"
+#include "clock.h"
 #include "sink.h"
 
 namespace {
@@ -24,12 +25,6 @@ void usage() {
       "         [--maxerror-ns N] [--step-at S --step-us X --step-ppm Y]\n"
       "         [--reset-socket PATH --reset-dir DIR [--burst]] [--verbose]\n",
       stderr);
-}
-
-int64_t mono_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
 }
 
 bool parse_double(const char* s, double lo, double hi, double& out) {
@@ -97,7 +92,7 @@ int main(int argc, char** argv) {
   }
 
   const int64_t period = static_cast<int64_t>(1e9 / rate);
-  const int64_t start = mono_ns();
+  const int64_t start = vmc::mono_now_ns();
   const int64_t end = start + static_cast<int64_t>(seconds * 1e9);
   const int64_t step_ns = step_at >= 0 ? start + static_cast<int64_t>(step_at * 1e9) : INT64_MAX;
   bool stepped = false;
@@ -106,7 +101,7 @@ int main(int argc, char** argv) {
   for (int64_t next = start; next < end; next += period) {
     timespec ts{static_cast<time_t>(next / 1'000'000'000), static_cast<long>(next % 1'000'000'000)};
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {}
-    int64_t now = mono_ns();
+    int64_t now = vmc::mono_now_ns();
     double off_ns = offset_us * 1e3;
     if (now >= step_ns) {
       off_ns += step_us * 1e3 + step_ppm * 1e-6 * static_cast<double>(now - step_ns);

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <fmt/format.h>
 
+#include "clock.h"
+
 namespace vmc::log {
 namespace {
 
@@ -44,12 +46,12 @@ void write(Level lvl, std::string_view module, std::string_view msg) {
                     "VMCLOCKD_MODULE=%.*s", static_cast<int>(module.size()), module.data(), nullptr);
     return;
   }
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
+  const int64_t now_ns = realtime_now().ns;
+  const time_t sec = static_cast<time_t>(now_ns / kNsPerSec);
   struct tm tm{};
-  gmtime_r(&ts.tv_sec, &tm);
+  gmtime_r(&sec, &tm);
   fmt::print(stderr, "{:02}:{:02}:{:02}.{:03} vmclockd: {}: {}\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
-             ts.tv_nsec / 1'000'000, module, msg);
+             now_ns % kNsPerSec / 1'000'000, module, msg);
   std::fflush(stderr);
 }
 

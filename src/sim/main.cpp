@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "clock.h"
 #include "counter.h"
 #include "options.h"
 #include "page_file.h"
@@ -47,13 +48,6 @@ Status install_signals() {
   signal(SIGPIPE, SIG_IGN);
   return Ok{};
 }
-
-int64_t clock_ns(clockid_t id) {
-  timespec ts;
-  clock_gettime(id, &ts);
-  return ts.tv_sec * kNsPerSec + ts.tv_nsec;
-}
-int64_t mono_ns() { return clock_ns(CLOCK_MONOTONIC); }
 
 void sleep_until_mono(int64_t t) {
   timespec ts{static_cast<time_t>(t / kNsPerSec), static_cast<long>(t % kNsPerSec)};
@@ -103,11 +97,11 @@ class Sim {
 
 Status Sim::calibrate() {
   cal_.add(take_pair(50));
-  const int64_t end = mono_ns() + cfg_.calibrate_ns;
+  const int64_t end = mono_now_ns() + cfg_.calibrate_ns;
   // Pairs every 10 ms: the baseline is what matters, the count only
   // guards against one bad pair at the end.
   for (int i = 0; i < 10'000; ++i) {
-    int64_t now = mono_ns();
+    int64_t now = mono_now_ns();
     if (now >= end) break;
     sleep_until_mono(std::min(end, now + 10'000'000));
     if (g_term_signal.load()) break;
@@ -156,7 +150,7 @@ Status Sim::periodic() {
 
 Status Sim::migrate(std::optional<int64_t> offset_step, std::optional<double> drift_step, bool marker,
                     bool generation, std::string_view source, std::optional<size_t> index) {
-  truth_.step(clock_ns(CLOCK_REALTIME), offset_step.value_or(cfg_.migration_offset_step_ns),
+  truth_.step(realtime_now().ns, offset_step.value_or(cfg_.migration_offset_step_ns),
               drift_step.value_or(cfg_.migration_drift_step_ppm));
   if (marker) host_.marker += 1;
   if (generation) host_.generation += 1;
@@ -178,7 +172,7 @@ Status Sim::apply(const Action& a) {
       return migrate(e.offset_step_ns, e.drift_step_ppm, e.bump_marker, e.bump_generation, "scenario", a.event);
     case ActionKind::set_fields: {
       const SetFields& s = e.set;
-      int64_t rt = clock_ns(CLOCK_REALTIME);
+      int64_t rt = realtime_now().ns;
       if (s.offset_ns) {
         truth_.rebase(rt);
         truth_.offset_ns = *s.offset_ns;
@@ -225,11 +219,11 @@ Status Sim::apply(const Action& a) {
 }
 
 json Sim::state(std::string_view event, std::optional<size_t> index) {
-  int64_t rt = clock_ns(CLOCK_REALTIME);
+  int64_t rt = realtime_now().ns;
   json j;
   j["event"] = event;
   if (index) j["index"] = *index;
-  j["t_s"] = ready_mono_ ? static_cast<double>(mono_ns() - ready_mono_) * 1e-9 : 0.0;
+  j["t_s"] = ready_mono_ ? static_cast<double>(mono_now_ns() - ready_mono_) * 1e-9 : 0.0;
   j["realtime_ns"] = rt;
   j["offset_ns"] = truth_.offset_ns_at(rt);
   j["drift_ppm"] = truth_.drift_ppm;
@@ -292,14 +286,14 @@ int Sim::run() {
   if (auto st = install_signals(); !st) return fail(st.error());
   // The default 50 us timer slack alone would halve a 0.1 ms update rate.
   if (cfg_.update_interval_ns < 10'000'000) prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-  mono_minus_rt_ns_ = clock_ns(CLOCK_MONOTONIC) - clock_ns(CLOCK_REALTIME);
+  mono_minus_rt_ns_ = mono_now_ns() - realtime_now().ns;
   if (!host_.disruption_only)
     if (auto st = calibrate(); !st) return fail(st.error());
   if (int s = g_term_signal.load()) {
     fmt::print(stderr, "vmclock-sim: signal {} before ready\n", s);
     return 0;
   }
-  truth_.ref_rt_ns = clock_ns(CLOCK_REALTIME);
+  truth_.ref_rt_ns = realtime_now().ns;
   truth_.offset_ns = cfg_.offset_ns;
   truth_.drift_ppm = cfg_.drift_ppm;
   set_type_shift();
@@ -311,7 +305,7 @@ int Sim::run() {
   last_ = *first;
   last_.seq_count = file_->seq();
   updates_ = 1;
-  ready_mono_ = mono_ns();
+  ready_mono_ = mono_now_ns();
 
   json ready = state("ready");
   ready["page"] = cfg_.page_path;
@@ -343,7 +337,7 @@ int Sim::run() {
       if (auto st = migrate(std::nullopt, std::nullopt, true, true, "SIGUSR1", std::nullopt); !st)
         return fail(st.error());
     }
-    int64_t now = mono_ns();
+    int64_t now = mono_now_ns();
     while (next_action < actions_.size() && ready_mono_ + actions_[next_action].at_ns <= now) {
       if (auto st = apply(actions_[next_action++]); !st) return fail(st.error());
     }

@@ -1,22 +1,16 @@
 #include "sim_model.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fmt/format.h>
 
+#include "clock.h"
 #include "counter.h"
 
 namespace vmc::sim {
 
 namespace {
-int64_t realtime_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return ts.tv_sec * kNsPerSec + ts.tv_nsec;
-}
 // A baseline shorter than this gives a period too noisy to replace the
 // one we have (a bracket of 50 ns over 100 ms is already 5e-7).
 constexpr int64_t kMinBaselineNs = 100'000'000;
@@ -28,16 +22,16 @@ CalPair take_pair(unsigned attempts) {
   best.width_ns = INT64_MAX;
   attempts = std::clamp(attempts, 1u, 1000u);
   for (unsigned i = 0; i < attempts; ++i) {
-    int64_t t0 = realtime_ns();
+    int64_t t0 = realtime_now().ns;
     uint64_t c = read_counter();
-    int64_t t1 = realtime_ns();
+    int64_t t1 = realtime_now().ns;
     int64_t w = t1 - t0;
     // A negative width is a realtime step inside the bracket: useless.
     if (w >= 0 && w < best.width_ns) best = CalPair{t0 + w / 2, c, w};
   }
   if (best.width_ns == INT64_MAX) {
     // Every bracket straddled a realtime step; take one more, whatever it is.
-    int64_t t0 = realtime_ns();
+    int64_t t0 = realtime_now().ns;
     uint64_t c = read_counter();
     best = CalPair{t0, c, INT64_MAX / 4};
   }
