@@ -55,14 +55,18 @@ inline uint32_t load_seq(const volatile uint8_t* base, int order) {
   if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap32(v);
   return v;
 }
-inline void cpu_relax() {
+}  // namespace detail
+
+// The CPU's spin-wait hint (x86 PAUSE, arm64 YIELD), for a loop that
+// busy-waits on memory the host or another thread writes, as the retries
+// below do.
+inline void spin_wait_hint() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #elif defined(__aarch64__)
   asm volatile("yield");
 #endif
 }
-}  // namespace detail
 
 // seq_count as a window opens (acquire: the reads after it see the data
 // of this count or newer).
@@ -126,7 +130,7 @@ template <class Attempt>
       if (n == 1) started = now;
       else if (now - started > lim.time_limit_ns) break;
     }
-    cpu_relax();
+    spin_wait_hint();
     if (attempt(t.last_seq)) {
       t.retries = n;
       return t;

@@ -50,14 +50,6 @@ constexpr double kWallLimitSec = 20.0;  // ctest's TIMEOUT is far above this
 constexpr uint64_t kMinSnapshots = 10'000;
 constexpr uint64_t kBurst = 64;
 
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
 // Every word of the structure is a function of i (magic/size/version and
 // flags stay fixed so that decode() accepts the page and reports the
 // generation counter).
@@ -119,7 +111,7 @@ Counts run(volatile uint8_t* wbase, size_t wlen, const volatile uint8_t* rbase, 
       w.publish(page_for(i));
       if (i % kBurst == 0) {
         published.store(i, std::memory_order_relaxed);
-        for (int k = 0; k < 32; ++k) cpu_relax();
+        for (int k = 0; k < 32; ++k) spin_wait_hint();
       }
     }
     published.store(i - 1, std::memory_order_relaxed);
