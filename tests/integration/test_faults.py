@@ -19,7 +19,9 @@ Cases: page file truncated (50 bytes, 0 bytes), replaced by rename (idle
 and live), removed and recreated; seq_count stuck odd; the page's time
 jumping backwards (in place and by replacement); counter_id switching to
 INVALID and to a foreign counter and back; chronyd killed and restarted;
-SIGHUP storm; status file on a full file system.
+SIGHUP storm; status file on a full file system. ptp4l stopped and
+restarted under vmclockd is test_ptp_grandmaster.py's and
+test_ptp_updater.py's (they need network namespaces).
 """
 import json
 import os
@@ -409,8 +411,6 @@ class Faults(unittest.TestCase):
         self.assertTrue(st["sinks"][0]["ok"], st["sinks"])
         self.assertEqual(st["state"], "synced", st)
         self.assert_incident_lines(mark2.lines(), "chronyd back")
-        print("ptp4l killed/restarted: skipped here (ptp4l needs a network interface; "
-              "test_ptp_grandmaster.py runs it in network namespaces)", flush=True)
         self.assert_clean_exit(vmc)
 
     # ---------------------------------------------------------------- 6
