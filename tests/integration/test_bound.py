@@ -130,8 +130,13 @@ class BoundTruth(unittest.TestCase):
             self.assertGreater(pub["by_status"].get("disrupted", 0), 1000,
                                "a migration with the daemon dead was not DISRUPTED until it came back")
             self.assertGreater(pub["by_status"].get("synchronized", 0), 0)
-            wide = max(r["widest_bound_ns"] for r in results.values())
-            self.assertLess(wide, 10_000_000, "a bound this wide is not worth checking against")
+            # Bounds this wide are not worth checking against. The widest
+            # single answer is not judged: a call preempted for 10 ms on a
+            # busy machine honestly widens by 10 ms (it still contains the
+            # truth, which is checked above for every answer).
+            for name, r in results.items():
+                self.assertLessEqual(r["wider_than_10ms"], r["checked"] // 10_000,
+                                     f"{name}: more than 0.01% of the answers wider than 10 ms")
         finally:
             for p in procs:
                 stop_proc(p)
