@@ -56,7 +56,15 @@ class ChronyReset {
   ChronyReset(ChronyCommands* cmds, ResetPolicy policy, Clock clock = mono_now_ns)
       : cmds_(cmds), policy_(policy), clock_(clock) {}
 
-  void set_commands(ChronyCommands* cmds) { cmds_ = cmds; }
+  // A reload's new client; null drops a pending reset and the steps: with
+  // nobody to reset, samples flow again.
+  void set_commands(ChronyCommands* cmds) {
+    cmds_ = cmds;
+    if (!cmds_) {
+      pending_ = false;
+      makestep_due_ns_.clear();
+    }
+  }
   void set_policy(ResetPolicy p) { policy_ = p; }
   bool resets() const { return cmds_ != nullptr; }
 

@@ -204,3 +204,22 @@ TEST_CASE("makestep at 3, 6 and 12 s after the reset, and a new disruption cance
   r.tick(r.next_due());
   CHECK(logs.count("MAKESTEP failed") == 1);
 }
+
+TEST_CASE("a reload that turns resets off while one is pending drops it (and never calls a gone client)") {
+  FakeChronyd c;
+  c.reset_answers = {absent()};
+  Clocked r(&c, {.burst = false, .makestep = true});
+  r.disrupted(0);
+  CHECK_FALSE(r.tick(0));
+  REQUIRE(r.pending());
+  r.set_commands(nullptr);
+  CHECK_FALSE(r.pending());
+  CHECK(r.next_due() == INT64_MAX);
+  CHECK_FALSE(r.tick(20 * kS));
+  CHECK(c.calls.size() == 1);
+  FakeChronyd other;
+  r.set_commands(&other);  // back on: the next disruption resets through the new client
+  r.disrupted(30 * kS);
+  REQUIRE(r.tick(30 * kS));
+  CHECK(other.calls == std::vector<std::string>{"reset"});
+}
