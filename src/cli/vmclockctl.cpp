@@ -124,7 +124,19 @@ int cmd_watch(PageSource& src, bool as_json, int count, int interval_ms) {
   bool have_last = false;
   std::string last_error;
   int printed = 0;
+  Notifier* n = src.notifier();
+  auto say_mode = [&] {
+    if (n && n->mode() == WatchMode::device)
+      fmt::print(stderr, "watching {} on device notifications: {}\n", src.path(), n->why());
+    else
+      fmt::print(stderr, "watching {} every {} ms{}\n", src.path(), interval_ms, n ? ": " + n->why() : "");
+  };
+  say_mode();
   while (!g_stop && (count <= 0 || printed < count)) {
+    // Acknowledged before the page is read, so that a change after the
+    // read notifies again; never mid-update (the device's read() spins).
+    if (n && n->ack_pending())
+      if (auto seq = peek_seq(src); seq && !(*seq & 1u) && n->acknowledge()) say_mode();
     auto refreshed = src.refresh();
     auto s = refreshed ? take_snapshot(src) : Result<Snapshot>(refreshed.error());
     if (!s) {
@@ -163,10 +175,10 @@ int cmd_watch(PageSource& src, bool as_json, int count, int interval_ms) {
       }
     }
     if (count > 0 && printed >= count) break;
-    int fd = src.notify_fd();
-    if (fd >= 0) {
+    if (int fd = n ? n->poll_fd() : -1; fd >= 0) {
+      // The device wakes us; a signal ends the wait (no SA_RESTART).
       pollfd pfd{fd, POLLIN, 0};
-      ::poll(&pfd, 1, interval_ms);
+      if (::poll(&pfd, 1, -1) > 0 && n->answer(pfd.revents)) say_mode();
     } else {
       timespec ts{interval_ms / 1000, (interval_ms % 1000) * 1'000'000L};
       ::nanosleep(&ts, nullptr);

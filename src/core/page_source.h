@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "page_notify.h"
 #include "result.h"
 
 namespace vmc {
@@ -21,8 +22,8 @@ class PageSource {
   // Follows a file replaced by rename, truncated or removed; cheap enough
   // to call once per sample.
   virtual Status refresh() { return Ok{}; }
-  // An fd that polls POLLIN when the page changed, or -1.
-  virtual int notify_fd() const { return -1; }
+  // The device's notifications (page_notify.h), or null: watch on a timer.
+  virtual Notifier* notifier() { return nullptr; }
   // False when the copy is made by the kernel (pread): the counter is then
   // read just after the copy, not inside its window.
   virtual bool counter_in_window() const { return true; }

@@ -17,11 +17,12 @@ constexpr int64_t kMs = 1'000'000;
 constexpr int64_t kPtpTickNs = 100 * kMs;
 }  // namespace
 
-Daemon::Daemon(Config cfg, std::string config_path, std::optional<std::string> page_override)
+Daemon::Daemon(Config cfg, std::string config_path, std::optional<std::string> page_override, PageOpener opener)
     : cfg_(std::move(cfg)),
       config_path_(std::move(config_path)),
       page_override_(std::move(page_override)),
-      page_(page_override_ ? *page_override_ : cfg_.source.page),
+      opener_(std::move(opener)),
+      page_(page_override_ ? *page_override_ : cfg_.source.page, opener_),
       reset_(nullptr, ResetPolicy{cfg_.chrony.burst, cfg_.chrony.makestep}) {
   if (page_override_) cfg_.source.page = *page_override_;
 }
@@ -204,6 +205,10 @@ StatusView Daemon::view(const Now& c) const {
   for (const auto& o : option_values(cfg_)) std::visit([&](const auto& x) { v.settings[o.name] = x; }, o.value);
   v.page.path = cfg_.source.page;
   v.page.kind = std::string(page_.kind());
+  if (page_.is_open()) {
+    v.page.watch = std::string(name(page_.watch_mode()));
+    v.page.watch_why = page_.watch_why();
+  }
   if (last_page_) {
     const Page& p = *last_page_;
     v.page.seq_count = p.seq_count;
@@ -259,7 +264,7 @@ void Daemon::reload() {
   // Everything that can fail is built before anything running is touched.
   std::optional<PageReader> new_page;
   if (nc->source.page != cfg_.source.page) {
-    new_page.emplace(nc->source.page);
+    new_page.emplace(nc->source.page, opener_);
     if (auto s = new_page->open(); !s) return refuse(s.error());
   }
   auto built = build_outputs(*nc, &cfg_, out_);
@@ -285,52 +290,69 @@ void Daemon::reload() {
   else log::notice("config", fmt::format("SIGHUP: reloaded {}", config_path_));
 }
 
-// The loop. The marker is watched every watch_interval_ms (5 ms: the
-// device may send no notification, and a reset is due within 10 ms), so
-// that wakeup is the daemon's whole CPU cost: it reads the monotonic
-// clock once and seq_count once, and sleeps again. Everything else is
+// The loop. Without the device's notifications the marker is watched
+// every watch_interval_ms (5 ms: a reset is due within 10 ms), so that
+// wakeup is the daemon's whole CPU cost: it reads the monotonic clock once
+// and seq_count once, and sleeps again. With them (the 7.0 driver) there is
+// no such timer: the device wakes the loop. Everything else is
 // housekeeping, which runs when its own deadline is due, on the watch
 // tick at or just after it (no wakeup of its own), or at once when the
 // watch saw the page move or a signal came.
 int Daemon::run() {
+  begin();
+  while (step()) {
+  }
+  return finish();
+}
+
+void Daemon::begin() {
   Now c = now();
   next_sample_ns_ = next_watch_ns_ = c.mono_ns;
   next_work_ns_ = housekeeping(c);  // samples, and writes the first reports
   sd_notify(0, "READY=1");
-  for (;;) {
-    int64_t t = mono_now_ns();
-    bool work = t >= next_work_ns_;
-    std::optional<Now> full;
-    if (page_.is_open() && t >= next_watch_ns_) {
-      // On the grid, so that the wakeups do not drift with the work done.
-      const int64_t period = cfg_.source.watch_interval_ms * kMs;
-      next_watch_ns_ += period;
-      if (next_watch_ns_ <= t) next_watch_ns_ = t + period;
-      if (page_.moved()) {
-        full = now();
-        watch_tick(*full);
-        work = true;  // a disruption wants a sample, a reset, the reports now
-      }
+}
+
+bool Daemon::step() {
+  int64_t t = mono_now_ns();
+  bool work = t >= next_work_ns_;
+  std::optional<Now> full;
+  if (page_.is_open() && page_.timer_watch() && t >= next_watch_ns_) {
+    // On the grid, so that the wakeups do not drift with the work done.
+    const int64_t period = cfg_.source.watch_interval_ms * kMs;
+    next_watch_ns_ += period;
+    if (next_watch_ns_ <= t) next_watch_ns_ = t + period;
+    if (page_.moved()) {
+      full = now();
+      watch_tick(*full);
+      work = true;  // a disruption wants a sample, a reset, the reports now
     }
-    if (work) {
-      if (!full) full = now();
-      next_work_ns_ = housekeeping(*full);
-      t = mono_now_ns();
-    }
-    int64_t wake = next_work_ns_;
-    if (page_.is_open()) {
-      // Housekeeping due within 5 ms of the next watch tick waits for it.
-      if (wake > t && wake < next_watch_ns_ && next_watch_ns_ - wake <= 5 * kMs) wake = next_watch_ns_;
-      wake = std::min(wake, next_watch_ns_);
-    }
-    const auto w = wait_.wait(wake, page_.notify_fd());
-    if (w.notified) next_watch_ns_ = 0;
-    if (w.reload) {
-      reload();
-      next_work_ns_ = 0;  // the reports, new outputs and feeds: at once
-    }
-    if (w.stop) break;
   }
+  if (work) {
+    if (!full) full = now();
+    next_work_ns_ = housekeeping(*full);
+    t = mono_now_ns();
+  }
+  int64_t wake = next_work_ns_;
+  if (page_.is_open() && page_.timer_watch()) {
+    // Housekeeping due within 5 ms of the next watch tick waits for it.
+    if (wake > t && wake < next_watch_ns_ && next_watch_ns_ - wake <= 5 * kMs) wake = next_watch_ns_;
+    wake = std::min(wake, next_watch_ns_);
+  }
+  const auto w = wait_.wait(wake, page_.poll_fd());
+  ++counters_.wakeups;
+  if (w.notify_revents) {
+    ++counters_.notifications;
+    page_.notified(w.notify_revents);
+    next_watch_ns_ = 0;  // look at the page at once
+  }
+  if (w.reload) {
+    reload();
+    next_work_ns_ = 0;  // the reports, new outputs and feeds: at once
+  }
+  return !w.stop;
+}
+
+int Daemon::finish() {
   sd_notify(0, "STOPPING=1");
   out_.withdraw();
   const Now end = now();

@@ -28,14 +28,26 @@ namespace vmc {
 class Daemon {
  public:
   // `page_override` is --page: it wins over [source] page on every reload.
-  Daemon(Config cfg, std::string config_path, std::optional<std::string> page_override);
+  // `opener` turns the page's path into a source (tests give it fds that
+  // behave like each kernel's device).
+  Daemon(Config cfg, std::string config_path, std::optional<std::string> page_override,
+         PageOpener opener = open_page_source);
   ~Daemon();
 
   // Opens the page, the outputs and the signals. A missing page is not
   // fatal (the daemon waits for it); an output that cannot be built is.
   Status setup();
-  // Runs until SIGTERM/SIGINT; SIGHUP reloads the configuration.
+  // Runs until SIGTERM/SIGINT; SIGHUP reloads the configuration. Is
+  // begin(), step() until it returns false, then finish().
   int run();
+  // The first sample and reports; READY=1.
+  void begin();
+  // One pass of the loop: the due work, then one sleep. False once a
+  // signal asked to stop.
+  bool step();
+  // STOPPING=1, outputs withdrawn, the last report. The exit code.
+  int finish();
+  const StatusCounters& counters() const { return counters_; }
 
  private:
   struct Now {
@@ -61,6 +73,7 @@ class Daemon {
   Config cfg_;
   std::string config_path_;
   std::optional<std::string> page_override_;
+  PageOpener opener_;
   PageReader page_;
   DisruptionTracker tracker_;
   Outputs out_;

@@ -30,6 +30,8 @@ std::string metrics_text(const StatusView& v) {
   metric("chrony_resets_total", "counter", "RESET_SOURCES acknowledged by chronyd.", c.resets_sent);
   metric("chrony_reset_failures_total", "counter", "RESET_SOURCES attempts that failed.", c.resets_failed);
   metric("page_errors_total", "counter", "Page reads that failed.", c.page_errors);
+  metric("wakeups_total", "counter", "Times the main loop woke from its sleep.", c.wakeups);
+  metric("notifications_total", "counter", "Wake-ups by the vmclock device's notification.", c.notifications);
   if (const auto& s = v.last_sample) {
     metric("offset_seconds", "gauge", "Last sample: reference minus system time.", static_cast<double>(s->offset_ns) / 1e9);
     metric("maxerror_seconds", "gauge", "Last sample: maximum error.", static_cast<double>(s->maxerror_ns) / 1e9);

@@ -58,12 +58,7 @@ SignalWait::Woken SignalWait::wait(int64_t wake_ns, int notify_fd) {
   }
   incidents_.recover("daemon", "wait", "waiting works again");
   if (n == 0) return w;
-  if (fds[1].revents & POLLIN) {
-    // The device clears its notification when read.
-    uint8_t b[16];
-    (void)!::pread(notify_fd, b, sizeof b, 0);
-    w.notified = true;
-  }
+  w.notify_revents = fds[1].revents;
   if (fds[0].revents & POLLIN) {
     signalfd_siginfo si;
     while (::read(sig_fd_.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si))

@@ -19,9 +19,10 @@ class SignalWait {
   struct Woken {
     bool stop = false;    // SIGTERM or SIGINT
     bool reload = false;  // SIGHUP
-    bool notified = false;  // the page's notification fd was readable
+    short notify_revents = 0;  // what poll() said of the page's notification fd
   };
-  // `notify_fd` < 0: none. Never longer than until `wake_ns`.
+  // `notify_fd` < 0: none. Never longer than until `wake_ns`. The fd's
+  // answer is the caller's to judge and acknowledge (page_notify.h).
   Woken wait(int64_t wake_ns, int notify_fd);
 
  private:

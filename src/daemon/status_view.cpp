@@ -17,6 +17,8 @@ using nlohmann::json;
 template <class V, class F> void fields(V& v, F&& f) requires std::same_as<std::remove_const_t<V>, PageView> {
   f("path", v.path);
   f("kind", v.kind);
+  f("watch", v.watch);
+  f("watch_why", v.watch_why);
   f("seq_count", v.seq_count);
   f("disruption_marker", v.disruption_marker);
   f("vm_generation_counter", v.vm_generation_counter);
@@ -75,6 +77,8 @@ template <class V, class F> void counter_fields(V& c, F&& f) {
   f("resets_failed", c.resets_failed);
   f("page_errors", c.page_errors);
   f("config_reloads", c.config_reloads);
+  f("wakeups", c.wakeups);
+  f("notifications", c.notifications);
 }
 
 template <class V, class F> void fields(V& v, F&& f) requires std::same_as<std::remove_const_t<V>, StatusView> {

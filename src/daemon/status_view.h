@@ -26,6 +26,8 @@ struct StatusCounters {
   uint64_t resets_failed = 0;
   uint64_t page_errors = 0;
   uint64_t config_reloads = 0;
+  uint64_t wakeups = 0;        // returns from the loop's sleep: its CPU cost
+  uint64_t notifications = 0;  // of which the device's notification woke it
   bool operator==(const StatusCounters&) const = default;
 };
 
@@ -34,6 +36,8 @@ struct StatusCounters {
 struct PageView {
   std::string path;
   std::string kind;  // the source's kind ("device-mmap", "file", ...), "closed" when none is open
+  std::string watch;      // how the marker is watched: "device notifications" or "timer"
+  std::string watch_why;  // why (page_notify.h), empty when not a device
   std::optional<uint32_t> seq_count;
   std::optional<uint64_t> disruption_marker;
   std::optional<uint64_t> vm_generation_counter;

@@ -132,7 +132,7 @@ TEST_CASE("file source: opens a page file") {
   CHECK(src->counter_in_window());
   // A writer may replace or truncate the file: never read unguarded.
   CHECK_FALSE(src->mapping_is_stable());
-  CHECK(src->notify_fd() == -1);
+  CHECK(src->notifier() == nullptr);
   auto v = src->view();
   REQUIRE(v.ok());
   CHECK(v->size() == 4096);
@@ -478,7 +478,11 @@ TEST_CASE("device source: a character device that is not a vmclock") {
   CHECK(contains((*src)->note(), std::strerror(ENODEV)));
   // A pread() buffer is no mapping of the device.
   CHECK_FALSE((*src)->mapping_is_stable());
-  CHECK((*src)->notify_fd() == -1);
+  // A device is watched on the timer unless its page and its poll() both
+  // say notifications come.
+  REQUIRE((*src)->notifier() != nullptr);
+  CHECK((*src)->notifier()->mode() == WatchMode::timer);
+  CHECK((*src)->notifier()->poll_fd() == -1);
   auto s = take_snapshot(**src);
   REQUIRE_FALSE(s.ok());
   CHECK(s.error().code == Errc::data);
