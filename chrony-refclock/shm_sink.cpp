@@ -3,6 +3,7 @@
 // is set, so valid is cleared before anything else changes and set last.
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -26,6 +27,29 @@ Result<int> shm_id(int unit, bool create, int perm) {
   return make_error(e == ENOENT ? Errc::no_input : Errc::os,
                     fmt::format("shm: unit {} (key {:#x}): shmget: {}{}", unit, key, std::strerror(e),
                                 e == EINVAL ? " (segment smaller than 96 bytes?)" : ""));
+}
+
+// Whoever can write the segment feeds chronyd's refclock: a segment made
+// before us by another user, or writable by group or others, is refused.
+// Root's is accepted (chronyd, started as root, may have made it).
+Status check_owner(int unit, int id) {
+  shmid_ds ds{};
+  if (shmctl(id, IPC_STAT, &ds) != 0) {
+    int e = errno;
+    return make_error(Errc::os, fmt::format("shm: unit {}: shmctl(IPC_STAT): {}", unit, std::strerror(e)));
+  }
+  const uid_t me = geteuid();
+  const auto mode = static_cast<unsigned>(ds.shm_perm.mode & 0777);
+  const bool owner_ok = ds.shm_perm.uid == me || ds.shm_perm.uid == 0;
+  if (owner_ok && (mode & 0022) == 0) return Ok{};
+  const key_t key = static_cast<key_t>(kShmKeyBase + unit);
+  return make_error(Errc::unavailable,
+                    fmt::format("shm: unit {} (key {:#x}): the segment is owned by uid {} with mode {:04o}: {}; "
+                                "remove it (ipcrm -M {:#x}) and restart chronyd and vmclockd",
+                                unit, key, ds.shm_perm.uid, mode,
+                                owner_ok ? "group or others may write chronyd's samples"
+                                         : fmt::format("not by this user (uid {}) or root", me),
+                                key));
 }
 
 class ShmSink final : public SampleSink {
@@ -82,6 +106,7 @@ class ShmSink final : public SampleSink {
 Result<std::unique_ptr<SampleSink>> make_shm_sink(int unit, ShmOptions opts) {
   auto id = shm_id(unit, opts.create, opts.perm);
   if (!id) return id.error();
+  if (auto ok = check_owner(unit, *id); !ok) return ok.error();
   void* p = shmat(*id, nullptr, 0);
   if (p == reinterpret_cast<void*>(-1)) {
     int e = errno;

@@ -1,6 +1,8 @@
 // The SHM sink read back as chronyd 4.3 reads it (tests/support/shm_reader.h
 // copies shm_poll()), including while another thread writes.
 #include <doctest/doctest.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -120,6 +122,34 @@ TEST_CASE("without create, a missing segment is no_input") {
   CHECK(sink.error().code == Errc::no_input);
   CHECK(sink.error().message.find("shm: unit") != std::string::npos);
   CHECK(read_shm_segment(g.unit).error().code == Errc::no_input);
+}
+
+TEST_CASE("a segment made before us that others may write, or by another user, is refused") {
+  SegmentGuard g(test_unit(4));
+  const key_t key = static_cast<key_t>(kShmKeyBase + g.unit);
+  int id = shmget(key, sizeof(ShmTime), IPC_CREAT | 0666);
+  REQUIRE(id >= 0);
+  auto sink = make_shm_sink(g.unit);
+  REQUIRE_FALSE(sink.ok());
+  CHECK(sink.error().code == Errc::unavailable);
+  CHECK(sink.error().message.find("mode 0666") != std::string::npos);
+  CHECK(sink.error().message.find("ipcrm -M") != std::string::npos);
+
+  // Owner-only, but given to another user (as an unprivileged user's own
+  // segment would be).
+  shmid_ds ds{};
+  REQUIRE(shmctl(id, IPC_STAT, &ds) == 0);
+  ds.shm_perm.mode = 0600;
+  ds.shm_perm.uid = geteuid() == 65534 ? 65533 : 65534;
+  REQUIRE(shmctl(id, IPC_SET, &ds) == 0);
+  sink = make_shm_sink(g.unit);
+  REQUIRE_FALSE(sink.ok());
+  CHECK(sink.error().message.find("owned by uid " + std::to_string(ds.shm_perm.uid)) != std::string::npos);
+
+  // Ours and owner-only: attached.
+  REQUIRE(remove_shm_segment(g.unit).ok());
+  sink = make_shm_sink(g.unit);
+  CHECK(sink.ok());
 }
 
 TEST_CASE("a reader racing the writer never accepts a torn sample") {
