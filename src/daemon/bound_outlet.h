@@ -30,6 +30,7 @@ class BoundOutlet {
   void tick(int64_t mono_ns, int64_t real_ns, const std::optional<Page>& last_page);
   // Null until the segment is open.
   BoundFeed* feed() { return feed_.get(); }
+  bool is_open() const { return feed_ != nullptr; }
   int64_t next_due() const;
   std::optional<BoundView> view() const;
 

@@ -14,7 +14,9 @@ class BoundPublisher {
  public:
   // Reuses an existing file in place (readers keep their mapping across
   // daemon restarts, and the seq_count continues); creates it 0644
-  // otherwise. Errc::io names the path and the reason.
+  // otherwise, every block allocated (posix_fallocate: a full file system
+  // is an error here, never a SIGBUS later); replaces a file this user
+  // cannot write. Errc::io names the path and the reason.
   static Result<std::unique_ptr<BoundPublisher>> open(const std::string& path);
   void publish(const bound::Record& r);
   const bound::Record& last() const { return last_; }

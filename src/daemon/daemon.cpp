@@ -53,6 +53,11 @@ Status Daemon::setup() {
   return Ok{};
 }
 
+std::vector<std::string> Daemon::files_made() const {
+  if (bound_ && bound_->is_open()) return {cfg_.bound.segment};
+  return {};
+}
+
 void Daemon::open_bound(const Now& c) { bound_->tick(c.mono_ns, c.real.ns, last_page_); }
 
 void Daemon::set_state(DaemonState s, std::string reason) {

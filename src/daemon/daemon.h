@@ -48,6 +48,9 @@ class Daemon {
   // STOPPING=1, outputs withdrawn, the last report. The exit code.
   int finish();
   const StatusCounters& counters() const { return counters_; }
+  // Files setup() made that the daemon goes on writing (privdrop.h's
+  // hand_over() gives them to daemon.user before the drop).
+  std::vector<std::string> files_made() const;
 
  private:
   struct Now {

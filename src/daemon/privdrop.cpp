@@ -1,5 +1,6 @@
 #include "privdrop.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/securebits.h>
 #include <pwd.h>
@@ -61,6 +62,27 @@ Result<Account> lookup(const std::string& user) {
                                   user, pw.pw_uid, pw.pw_gid));
   return Account{pw.pw_name, pw.pw_uid, pw.pw_gid};
 }
+
+}  // namespace
+
+Status hand_over(const std::string& user, const std::vector<std::string>& paths) {
+  if (::geteuid() != 0 || paths.empty()) return Ok{};
+  auto a = lookup(user);
+  if (!a) return a.error();
+  for (const auto& p : paths) {
+    const int fd = ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || ::fchown(fd, a->uid, a->gid) != 0) {
+      const int e = errno;
+      if (fd >= 0) ::close(fd);
+      return make_error(Errc::os, fmt::format("{}: cannot give it to {} (uid {}): {}", p, user, a->uid,
+                                              std::strerror(e)));
+    }
+    ::close(fd);
+  }
+  return Ok{};
+}
+
+namespace {
 
 // Everything that must hold once privileges are gone.
 Status verify(const Account& a) {

@@ -6,6 +6,7 @@
 // Under systemd the unit already starts the daemon as User=vmclockd with an
 // empty CapabilityBoundingSet, and this is a no-op that says so.
 #include <string>
+#include <vector>
 
 #include "result.h"
 
@@ -26,6 +27,12 @@ namespace vmc {
 // The note (one line, no trailing newline) says what was done; when `note`
 // is null it is written to stderr instead.
 Status drop_privileges(const std::string& user, std::string* note = nullptr);
+
+// Files made as root before the drop that `user` goes on writing (the
+// bound segment): given to that user and its group, so that this run and
+// a later start as `user` (the unit's User=) can still write them. No-op
+// when not root. A symlink is never followed.
+Status hand_over(const std::string& user, const std::vector<std::string>& paths);
 
 // The capability sets of the calling thread as the kernel reports them in
 // /proc/self/status (CapInh, CapPrm, CapEff, CapBnd, CapAmb), for checks.

@@ -63,6 +63,10 @@ int main(int argc, char** argv) {
   if (cfg->daemon.user.empty()) {
     if (::geteuid() == 0) log::warning("privdrop", "daemon.user is empty: running as root with every capability");
   } else {
+    if (auto s = hand_over(cfg->daemon.user, d.files_made()); !s) {
+      log::err("privdrop", s.error().message);
+      return static_cast<int>(s.error().code);
+    }
     std::string note;
     if (auto s = drop_privileges(cfg->daemon.user, &note); !s) {
       log::err("privdrop", s.error().message);
