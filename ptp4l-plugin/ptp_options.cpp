@@ -48,10 +48,13 @@ Result<uint8_t> parse_time_source(std::string_view value, std::string_view key) 
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, base);
   if (!digits.empty() && ec == std::errc{} && end == digits.data() + digits.size() && v <= 0xff)
     return static_cast<uint8_t>(v);
-  return make_error(Errc::config,
-                    fmt::format("{} = \"{}\": not a time source; use a number 0..255 or one of atomic_clock, gnss, "
-                                "ptp, ntp, hand_set, other, internal_oscillator",
-                                key, value));
+  return make_error(Errc::config, fmt::format("{} = \"{}\": {}", key, value, time_source_expected()));
+}
+
+std::string time_source_expected() {
+  std::string names;
+  for (const auto& [n, code] : kTimeSources) names += fmt::format("{}{}", names.empty() ? "" : ", ", n);
+  return "not a time source; use a number 0..255 or one of " + names;
 }
 
 std::string_view time_source_name(uint8_t code) {

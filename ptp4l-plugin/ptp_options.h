@@ -59,6 +59,9 @@ inline constexpr size_t socket_path_bytes = 107;
 // "internal_oscillator" (case-insensitive), or a number 0..255, decimal or
 // 0x-hex. The error names `key` and the value and lists the names.
 Result<uint8_t> parse_time_source(std::string_view value, std::string_view key = "ptp4l.time_source");
+// Why a value is none: the sentence of parse_time_source()'s error, for a
+// caller that names the key itself.
+std::string time_source_expected();
 // The name for a time source code, "" if it has none.
 std::string_view time_source_name(uint8_t code);
 

@@ -82,8 +82,7 @@ std::string bound_source(const std::string& v) {
   return v == "auto" || v == "page" || v == "chrony" ? "" : "must be auto, page or chrony";
 }
 std::string time_source(const std::string& v) {
-  auto r = ptp::parse_time_source(v);
-  return r ? std::string() : r.error().message;
+  return ptp::parse_time_source(v) ? std::string() : ptp::time_source_expected();
 }
 
 using C = Config;
@@ -192,7 +191,26 @@ Error too_large(const std::string& path, uint64_t size, bool more = false) {
                                               more ? "more than " : "", more ? size - 1 : size, kMaxConfigBytes));
 }
 
+// Every string is a path or a name handed to C: a NUL would cut it short
+// ("/x\0y" opened "/x").
+std::string check_string(const StringField& f, const std::string& v) {
+  if (v.find('\0') != std::string::npos) return "must not contain a NUL character";
+  return f.check ? f.check(v) : std::string();
+}
+
 }  // namespace
+
+Status check_option(std::string_view key, const std::string& value, std::string_view given_as) {
+  for (const auto& o : kOptions) {
+    if (fmt::format("{}.{}", o.section, o.key) != key) continue;
+    const auto* s = std::get_if<StringField>(&o.field);
+    if (!s) break;
+    if (auto why = check_string(*s, value); !why.empty())
+      return make_error(Errc::usage, fmt::format("{} \"{}\": {}", given_as, value, why));
+    return Ok{};
+  }
+  return make_error(Errc::software, fmt::format("check_option: {} is no string option", key));
+}
 
 Config default_config() { return Config{}; }
 
@@ -249,8 +267,7 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
       } else if (auto s = std::get_if<StringField>(&opt->field)) {
         if (!v.is_string()) return bad("must be a string");
         std::string sv = *v.value<std::string>();
-        if (s->check)
-          if (auto why = s->check(sv); !why.empty()) return bad(why);
+        if (auto why = check_string(*s, sv); !why.empty()) return bad(why);
         s->ref(c) = std::move(sv);
       }
     }
@@ -259,7 +276,14 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
   // the derived client address.
   if (auto o = ptp4l_options(c))
     if (auto v = ptp::validate(*o); !v)
-      return make_error(Errc::config, fmt::format("{}: {}", name, v.error().message));
+      return make_error(Errc::config, fmt::format("{}: {}", where(name, *root.get("ptp4l")), v.error().message));
+  if (c.bound.stale_after_ms > c.bound.void_after_s * 1000) {
+    const toml::node* at = root.at_path("bound.stale_after_ms").node();
+    return make_error(Errc::config,
+                      fmt::format("{}: bound.stale_after_ms = {} is longer than bound.void_after_s = {} s: a bound "
+                                  "would be void before it is stale",
+                                  at ? where(name, *at) : name, c.bound.stale_after_ms, c.bound.void_after_s));
+  }
   if (c.chrony.shm_unit < 0 && c.chrony.sock.empty() && c.chrony.command_socket.empty() && !c.ptp4l &&
       c.bound.segment.empty())
     return make_error(Errc::config,

@@ -104,6 +104,9 @@ Result<Config> parse_config(std::string_view text, const std::string& name);
 // Errc::no_input when it cannot be opened, Errc::config for anything else
 // (a directory, device or FIFO, its size, its contents).
 Result<Config> load_config(const std::string& path);
+// A string option's value given elsewhere (--page): the checks the file's
+// value gets. Errc::usage naming `given_as` and the value.
+Status check_option(std::string_view key, const std::string& value, std::string_view given_as);
 // Every option `cfg` has, as "section.key" and its value, in the table's
 // order: what the status file reports as the settings in effect.
 struct OptionValue {

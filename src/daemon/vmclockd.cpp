@@ -31,6 +31,11 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : static_cast<int>(Errc::usage);
   }
   log::set_debug(debug);
+  if (page)
+    if (auto s = check_option("source.page", *page, "--page"); !s) {
+      fmt::print(stderr, "vmclockd: {}\n", s.error().message);
+      return static_cast<int>(s.error().code);
+    }
   if (print_options) {
     fmt::print("{}", describe_options());
     return 0;

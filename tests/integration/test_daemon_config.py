@@ -54,6 +54,16 @@ BAD = [
      "2: bound.source = 'ntp': must be auto, page or chrony"),
     ("bound_relative_segment", '[bound]\nsegment = "bound"\n',
      "2: bound.segment = 'bound': must be an absolute path"),
+    ("nul_in_string", '[source]\npage = "/x\\u0000y"\n',
+     '2: source.page = "/x\\u0000y": must not contain a NUL character'),
+    ("stale_after_void", "[bound]\nvoid_after_s = 2\nstale_after_ms = 2500\n",
+     "3: bound.stale_after_ms = 2500 is longer than bound.void_after_s = 2 s: a bound would be void before it is"
+     " stale"),
+    ("time_source_once", '[ptp4l]\ntime_source = "gps"\n',
+     "2: ptp4l.time_source = 'gps': not a time source; use a number 0..255 or one of atomic_clock, gnss, ptp, ntp,"
+     " hand_set, other, internal_oscillator"),
+    ("ptp4l_cross_check_line", "[ptp4l]\nlocked_maxerror_ns = 5000\nholdover_maxerror_ns = 10\n",
+     "1: ptp4l.holdover_maxerror_ns = 10: must be locked_maxerror_ns (5000) .. 1000000000000 (1000 s)"),
 ]
 
 
@@ -111,6 +121,13 @@ class DaemonConfig(unittest.TestCase):
                 print(f"{name}: rc {rc}: {out.strip()}", flush=True)
                 self.assertEqual(rc, EX_CONFIG, out)
                 self.assertEqual(out.strip(), f"vmclockd: {f}:{msg}")
+
+    def test_page_option_gets_the_files_checks(self):
+        for page, why in (("", "must not be empty"), ("page.bin", "must be an absolute path")):
+            rc, out = check_config("--page", page)
+            print(f"--page {page!r}: rc {rc}: {out.strip()}", flush=True)
+            self.assertEqual(rc, 64, out)  # EX_USAGE
+            self.assertEqual(out.strip(), f'vmclockd: --page "{page}": {why}')
 
     def test_missing_file(self):
         f = self.d.join("absent.toml")

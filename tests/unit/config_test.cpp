@@ -211,16 +211,45 @@ TEST_CASE("ptp4l keys are bounded by the plugin's bounds, and checked across key
         "f.toml:2: ptp4l.upgrade_hold_updates = 4294967297: must be between 1 and 1000");
   CHECK(err("locked_maxerror_ns = 0") == "f.toml:2: ptp4l.locked_maxerror_ns = 0: must be between 1 and 10000000000");
   CHECK(err("holdover_maxerror_ns = 5") ==
-        "f.toml: ptp4l.holdover_maxerror_ns = 5: must be locked_maxerror_ns (1000000) .. 1000000000000 (1000 s)");
+        "f.toml:1: ptp4l.holdover_maxerror_ns = 5: must be locked_maxerror_ns (1000000) .. 1000000000000 (1000 s)");
   const auto ts = err("time_source = \"gps\"");
-  CHECK(ts.rfind("f.toml:2: ptp4l.time_source = 'gps': ", 0) == 0);
-  CHECK(ts.find("not a time source") != std::string::npos);
+  CHECK(ts.rfind("f.toml:2: ptp4l.time_source = 'gps': not a time source; ", 0) == 0);
+  // The key and value are said once.
+  CHECK(ts.find("time_source", 20) == std::string::npos);
   // The derived reply socket is held to the plugin's socket path limit.
   auto r = parse_config("[chrony]\nclient_dir = \"/" + std::string(100, 'd') + "\"\n[ptp4l]\n", "f.toml");
   REQUIRE_FALSE(r.ok());
-  CHECK(r.error().message.rfind("f.toml: ptp4l.client_address = \"/ddd", 0) == 0);
+  CHECK(r.error().message.rfind("f.toml:3: ptp4l.client_address = \"/ddd", 0) == 0);
   CHECK(r.error().message.find("at most 107 bytes") != std::string::npos);
   CHECK(parse_config("[ptp4l]\nreply_timeout_ms = 200\nholdover_maxerror_ns = 1000000\n", "f.toml").ok());
+}
+
+TEST_CASE("strings: no NUL inside; --page gets the file's checks; stale before void") {
+  auto nul = parse_config("[source]\npage = \"/x\\u0000y\"\n", "f.toml");
+  REQUIRE_FALSE(nul.ok());
+  CHECK(nul.error().code == Errc::config);
+  CHECK(nul.error().message.rfind("f.toml:2: source.page = ", 0) == 0);
+  CHECK(nul.error().message.find("must not contain a NUL character") != std::string::npos);
+
+  CHECK(check_option("source.page", "/dev/vmclock0", "--page").ok());
+  auto empty = check_option("source.page", "", "--page");
+  REQUIRE_FALSE(empty.ok());
+  CHECK(empty.error().code == Errc::usage);
+  CHECK(empty.error().message == "--page \"\": must not be empty");
+  auto rel = check_option("source.page", "page.bin", "--page");
+  REQUIRE_FALSE(rel.ok());
+  CHECK(rel.error().message == "--page \"page.bin\": must be an absolute path");
+  auto with_nul = check_option("source.page", std::string("/x\0y", 4), "--page");
+  REQUIRE_FALSE(with_nul.ok());
+  CHECK(with_nul.error().message.find("NUL") != std::string::npos);
+
+  auto sv = parse_config("[bound]\nvoid_after_s = 1\nstale_after_ms = 1001\n", "f.toml");
+  REQUIRE_FALSE(sv.ok());
+  CHECK(sv.error().code == Errc::config);
+  CHECK(sv.error().message ==
+        "f.toml:3: bound.stale_after_ms = 1001 is longer than bound.void_after_s = 1 s: a bound would be void before "
+        "it is stale");
+  CHECK(parse_config("[bound]\nvoid_after_s = 1\nstale_after_ms = 1000\n", "f.toml").ok());
 }
 
 TEST_CASE("chrony.shm_unit: every unit whose key 0x4e545030 + unit is an int") {
