@@ -19,6 +19,7 @@
 
 #include "config_ptp4l.h"
 #include "fd.h"
+#include "file_kind.h"
 #include "shm_sample.h"
 
 namespace vmc {
@@ -168,16 +169,6 @@ const Option kOptions[] = {
 
 std::string where(const std::string& name, const toml::node& n) {
   return fmt::format("{}:{}", name, n.source().begin.line);
-}
-
-// What a path is when it is not a regular file, for the refusal.
-const char* file_kind(mode_t m) {
-  if (S_ISDIR(m)) return "a directory";
-  if (S_ISCHR(m)) return "a character device";
-  if (S_ISBLK(m)) return "a block device";
-  if (S_ISFIFO(m)) return "a FIFO";
-  if (S_ISSOCK(m)) return "a socket";
-  return "not a regular file";
 }
 
 Error not_a_file(const std::string& path, mode_t m) {

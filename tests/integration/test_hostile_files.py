@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Files under the daemon that others made or that cannot be backed
-(issue 15 items 2, 6, 10, 11), each from its reproduction, against the
+(issue 15 items 2, 5, 6, 10, 11), each from its reproduction, against the
 real vmclockd and real files:
 
 - the bound segment on a full tmpfs: refused with one line (posix_fallocate
   fails), never a SIGBUS; the daemon keeps feeding its sink, and publishes
   once space is back (its 10 s retry);
+- a FIFO as the page: refused as what it is (open() would wait for a
+  writer, deaf to SIGTERM); the daemon waits for a real page and stops at
+  once;
 - a symlink planted at the status file's temporary name: its target is
   never written or chmod-ed;
 - chrony's SHM refclock segment pre-created mode 0666: refused, exit 69,
@@ -110,6 +113,21 @@ class HostileFiles(unittest.TestCase):
         self.assertEqual(stat.S_IMODE(os.stat(victim).st_mode), 0o600, "the symlink's target was chmod-ed")
         self.assertTrue(stat.S_ISREG(os.lstat(vmc.status_file).st_mode))
         print(f"  planted {vmc.status_file}.tmp -> {victim}: target untouched, status written", flush=True)
+
+    # ------------------------------------------------------------ item 5
+    def test_fifo_as_the_page(self):
+        fifo = self.d.join("page")
+        os.mkfifo(fifo)
+        vmc, rec = self.daemon({})
+        wait_for(lambda: (s := vmc.status()) and "FIFO" in (s.get("reason") or ""), 10,
+                 what="the status saying the page is a FIFO")
+        st = vmc.status()
+        print(f"  FIFO as the page: state {st['state']}, reason {st['reason']!r}", flush=True)
+        self.assertEqual(st["state"], "no-data", st)
+        self.assertEqual(rec.count(), 0)
+        t = time.monotonic()
+        self.assertEqual(stop_and_exit_code(vmc), 0, vmc.log())
+        self.assertLess(time.monotonic() - t, 5, "SIGTERM took too long with a FIFO as the page")
 
     # ------------------------------------------------------------ item 6
     def test_shm_segment_made_by_someone_else(self):

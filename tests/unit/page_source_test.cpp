@@ -218,6 +218,17 @@ TEST_CASE("file source: open errors name the path") {
     CHECK(r.error().code == Errc::no_input);
     CHECK(contains(r.error().message, d.path));
   }
+  SUBCASE("a FIFO or a directory as the page: refused at once as what it is") {
+    // A FIFO without a writer would block open() for ever.
+    const std::string fifo = d.file("fifo");
+    REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+    for (const auto& [path, kind] : {std::pair{fifo, "is a FIFO"}, std::pair{d.path, "is a directory"}}) {
+      auto r = open_page_source(path);
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().code == Errc::no_input);
+      CHECK(r.error().message == path + ": " + kind + ": the page must be the vmclock device or a regular file");
+    }
+  }
   SUBCASE("unreadable") {
     // Mode 0 stops anyone but root: as root the open is tried by a child
     // that has become nobody, with the directory (not the file) open to it.
