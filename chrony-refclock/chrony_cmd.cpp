@@ -74,7 +74,15 @@ Result<CmdOutcome> CmdClient::request(cmd::Request r) {
       return ::sendto(fd_.get(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL,
                       reinterpret_cast<sockaddr*>(&server), sizeof server);
     });
-    if (n < 0) last_error = fmt::format("send to {}: {}", opts_.socket_path, std::strerror(errno));
+    if (n < 0) {
+      const int e = errno;
+      last_error = fmt::format("send to {}: {}", opts_.socket_path, std::strerror(e));
+      // Nobody listens (chronyd down, or not started yet): waiting out the
+      // tries would only hold the caller.
+      if (e == ENOENT || e == ECONNREFUSED)
+        return make_error(Errc::temp_fail, fmt::format("chronyc: {}: chronyd is not there ({})",
+                                                       cmd::command_name(uint16_t(r.command)), last_error));
+    }
     // Wait out this try's interval, taking any reply to this sequence
     // (from this or an earlier try); stale replies to older ones are skipped.
     const int64_t until = mono_now_ns() / 1'000'000 + interval;

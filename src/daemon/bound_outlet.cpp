@@ -1,5 +1,7 @@
 #include "bound_outlet.h"
 
+#include "chrony_commands.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -31,12 +33,7 @@ void BoundOutlet::open(int64_t mono_ns, int64_t real_ns, const std::optional<Pag
   }
   std::unique_ptr<chrony::CmdClient> tracking;
   if (!cfg_.chrony.command_socket.empty() && cfg_.bound.source != "page") {
-    chrony::CmdOptions o;
-    o.socket_path = cfg_.chrony.command_socket;
-    o.client_dir = cfg_.chrony.client_dir;
-    o.tries = 2;  // 10 ms at most: the loop also watches the marker
-    o.log = [](std::string_view line) { log::prefixed(line); };
-    auto cl = chrony::CmdClient::open(o);
+    auto cl = chrony::CmdClient::open(chrony_cmd_options(cfg_.chrony));
     if (!cl) {
       incidents_.fail("bound", "open", cl.error().message + "; no bound from chronyd's tracking");
       return;

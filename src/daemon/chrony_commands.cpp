@@ -1,6 +1,17 @@
 #include "chrony_commands.h"
 
+#include "logging.h"
+
 namespace vmc {
+
+chrony::CmdOptions chrony_cmd_options(const ChronySection& c) {
+  chrony::CmdOptions o;
+  o.socket_path = c.command_socket;
+  o.client_dir = c.client_dir;
+  o.tries = 2;
+  o.log = [](std::string_view line) { log::prefixed(line); };
+  return o;
+}
 
 Result<ChronyCommands::BurstOutcome> CmdClientCommands::burst(std::string& refused_status) {
   auto b = client_->burst_status();

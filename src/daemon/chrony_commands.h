@@ -4,8 +4,15 @@
 
 #include "chrony_cmd.h"
 #include "chrony_reset.h"
+#include "config.h"
 
 namespace vmc {
+
+// The daemon's command clients (the reset's, the bound's TRACKING): two
+// tries 5 ms apart, so that a chronyd that does not answer holds the loop
+// 10 ms at most (the loop also watches the marker); ChronyReset's backoff
+// does the retrying.
+chrony::CmdOptions chrony_cmd_options(const ChronySection& c);
 
 class CmdClientCommands final : public ChronyCommands {
  public:

@@ -33,11 +33,7 @@ Result<std::vector<std::unique_ptr<chrony::SampleSink>>> build_sinks(const Chron
 
 Result<std::unique_ptr<ChronyCommands>> build_commands(const ChronySection& c) {
   if (!c.reset_on_disruption || c.command_socket.empty()) return std::unique_ptr<ChronyCommands>();
-  chrony::CmdOptions o;
-  o.socket_path = c.command_socket;
-  o.client_dir = c.client_dir;
-  o.log = daemon_log();
-  auto cl = chrony::CmdClient::open(o);
+  auto cl = chrony::CmdClient::open(chrony_cmd_options(c));
   if (!cl) return cl.error();
   return std::unique_ptr<ChronyCommands>(std::make_unique<CmdClientCommands>(std::move(*cl)));
 }

@@ -531,6 +531,8 @@ TEST_CASE("no chronyd: a bounded wait, then temp_fail; the bound socket is remov
     REQUIRE_FALSE(st.ok());
     CHECK(st.error().code == Errc::temp_fail);
     CHECK(st.error().message.find("No such file") != std::string::npos);
+    // Said at the first send: nobody listens, so no try is waited out.
+    CHECK(st.error().message.find("chronyd is not there") != std::string::npos);
     CHECK(ms < 500);
   }
   CHECK(access(bound.c_str(), F_OK) != 0);

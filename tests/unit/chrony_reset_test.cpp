@@ -3,10 +3,17 @@
 // backoff, giving up, and one log line per incident.
 #include <doctest/doctest.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "chrony_commands.h"
 #include "chrony_reset.h"
 #include "logging.h"
 
@@ -222,4 +229,32 @@ TEST_CASE("a reload that turns resets off while one is pending drops it (and nev
   r.disrupted(30 * kS);
   REQUIRE(r.tick(30 * kS));
   CHECK(other.calls == std::vector<std::string>{"reset"});
+}
+
+TEST_CASE("the daemon's command client holds the loop two tries of 5 ms at most") {
+  // A chronyd whose socket is there but which never answers (stopped):
+  // each reset attempt waits out the client's tries, so those bound how
+  // long one attempt keeps the loop from watching the marker.
+  char t[] = "/tmp/vmc-reset-test.XXXXXX";
+  REQUIRE(::mkdtemp(t) != nullptr);
+  const std::string dir = t, server = dir + "/chronyd.sock";
+  Fd silent(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", server.c_str());
+  REQUIRE(::bind(silent.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  ChronySection c;
+  c.command_socket = server;
+  c.client_dir = dir;
+  const auto o = chrony_cmd_options(c);
+  CHECK(o.tries * o.retry_interval.count() <= 10);
+  {
+    auto cl = chrony::CmdClient::open(o);
+    REQUIRE(cl.ok());
+    auto st = (*cl)->reset_sources();
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().code == Errc::temp_fail);
+    CHECK(st.error().message.find("no reply after 2 tries 5 ms apart") != std::string::npos);
+  }
+  std::filesystem::remove_all(dir);
 }
