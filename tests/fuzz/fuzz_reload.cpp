@@ -34,10 +34,13 @@ struct Same {
 
 const std::string& dir() {
   static const std::string d = [] {
-    char t[] = "/tmp/vmc-fuzz-reload-XXXXXX";
-    if (!::mkdtemp(t)) __builtin_trap();
-    std::filesystem::create_directory(std::string(t) + "/b");
-    return std::string(t);
+    // Under $TMPDIR: the smoke script points it at a scratch directory it
+    // removes, since libFuzzer may leave without running atexit handlers.
+    const char* tmp = std::getenv("TMPDIR");
+    std::string t = std::string(tmp && *tmp ? tmp : "/tmp") + "/vmc-fuzz-reload-XXXXXX";
+    if (!::mkdtemp(t.data())) __builtin_trap();
+    std::filesystem::create_directory(t + "/b");
+    return t;
   }();
   return d;
 }
