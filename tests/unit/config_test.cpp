@@ -26,8 +26,10 @@
 #include "config_ptp4l.h"
 #include "fd.h"
 #include "shm_sample.h"
+#include "temp_dir.h"
 
 using namespace vmc;
+using test::TempDir;
 
 namespace {
 
@@ -80,21 +82,6 @@ std::string read_source(const std::string& rel) {
   ss << in.rdbuf();
   return ss.str();
 }
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char t[] = "/tmp/vmc-config-test.XXXXXX";
-    REQUIRE(::mkdtemp(t) != nullptr);
-    path = t;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string join(const std::string& n) const { return path + "/" + n; }
-  std::string write(const std::string& n, const std::string& text) const {
-    std::ofstream(join(n), std::ios::binary) << text;
-    return join(n);
-  }
-};
 
 Error refusal(const std::string& path) {
   auto r = load_config(path);

@@ -12,20 +12,12 @@
 
 #include "config.h"
 #include "outputs.h"
+#include "temp_dir.h"
 
 using namespace vmc;
+using test::TempDir;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char t[] = "/tmp/vmc-outputs-XXXXXX";
-    REQUIRE(::mkdtemp(t));
-    path = t;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 Config base(const TempDir& d) {
   Config c;

@@ -13,20 +13,12 @@
 #include <string>
 
 #include "report_file.h"
+#include "temp_dir.h"
 
 using namespace vmc;
+using test::TempDir;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char t[] = "/tmp/vmc-report-XXXXXX";
-    REQUIRE(::mkdtemp(t));
-    path = t;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 std::string slurp(const std::string& p) {
   std::ifstream f(p);

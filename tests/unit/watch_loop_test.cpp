@@ -24,20 +24,12 @@
 #include "page_source.h"
 #include "page.h"
 #include "page_notify.h"
+#include "temp_dir.h"
 
 using namespace vmc;
+using test::TempDir;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char t[] = "/tmp/vmc-watch-XXXXXX";
-    REQUIRE(::mkdtemp(t));
-    path = t;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 // What Firecracker writes (reference/real-guests.md): no time, generation
 // counter and NOTIFICATION_PRESENT, size 4096.
