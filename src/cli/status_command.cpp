@@ -61,6 +61,11 @@ int cmd_status(const std::string& path, bool as_json) {
   const PageView& page = v->page;
   fmt::print("page         {} ({}), marker {}, generation {}, status {}\n", page.path, page.kind,
              or_dash(page.disruption_marker), or_dash(page.vm_generation_counter), or_dash(page.clock_status));
+  // The open error is the reason line already; /sys adds why there is no device.
+  if (const auto& m = page.missing; m && m->sysfs) {
+    fmt::print("missing      {}: {}\n", m->reason, m->detail);
+    fmt::print("sysfs        {}\n", *m->sysfs);
+  }
   if (const auto& ls = v->last_sample)
     fmt::print("last sample  {}: offset {}, maxerror {}, bracket {}\n", ls->time, fmt_ns(ls->offset_ns),
                fmt_ns(static_cast<int64_t>(ls->maxerror_ns)), fmt_ns(ls->bracket_ns));

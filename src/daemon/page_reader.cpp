@@ -9,7 +9,11 @@ namespace vmc {
 Status PageReader::open() {
   if (source_) return Ok{};
   auto src = open_page_source(path_);
-  if (!src) return src.error();
+  if (!src) {
+    missing_ = Missing{src.error(), explain_missing_device(path_)};
+    return src.error();
+  }
+  missing_.reset();
   source_ = std::move(*src);
   sampler_ = std::make_unique<Sampler>(*source_);
   last_seq_.reset();

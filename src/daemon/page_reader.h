@@ -6,8 +6,9 @@
 #include <optional>
 #include <string>
 
-#include "page_source.h"
 #include "cross_timestamp.h"
+#include "device_presence.h"
+#include "page_source.h"
 #include "sampler.h"
 
 namespace vmc {
@@ -22,8 +23,16 @@ class PageReader {
   std::string_view kind() const { return source_ ? source_->kind() : std::string_view("closed"); }
   int notify_fd() const { return source_ ? source_->notify_fd() : -1; }
 
-  // Opens the page when it is not open; logs which source it got.
+  // Opens the page when it is not open; logs which source it got. When it
+  // fails, missing() says why until an open succeeds.
   Status open();
+  struct Missing {
+    Error error;                          // the open error
+    std::optional<MissingDevice> device;  // what /sys says, for a /dev/vmclock* path
+  };
+  const std::optional<Missing>& missing() const { return missing_; }
+  // The open error with what /sys says: the one line to log.
+  std::string why_missing() const { return missing_ ? explain_open_error(missing_->error, missing_->device) : ""; }
   // seq_count is even and differs from the last snapshot's: the cheap
   // check of the watch tick (one load).
   bool moved();
@@ -39,6 +48,7 @@ class PageReader {
   std::unique_ptr<PageSource> source_;
   std::unique_ptr<Sampler> sampler_;
   std::optional<uint32_t> last_seq_;
+  std::optional<Missing> missing_;
   bool stuck_ = false;  // the last read found the page stuck mid-update
 };
 

@@ -22,7 +22,9 @@ StatusView full() {
   v.settings = json{{"sampling.interval_ms", 250}, {"chrony.sock", "/run/chrony/vmclockd.sock"}};
   v.page = PageView{.path = "/dev/vmclock0", .kind = "device-mmap", .seq_count = 10, .disruption_marker = 2,
                     .vm_generation_counter = std::nullopt, .clock_status = "SYNCHRONIZED", .time_type = "UTC",
-                    .counter_id = "X86_TSC", .flags = 0x23};
+                    .counter_id = "X86_TSC", .flags = 0x23,
+                    .missing = PageMissingView{.reason = "no-driver", .detail = "no ptp_vmclock",
+                                               .sysfs = "AMZNC10C:00 has no driver"}};
   v.last_sample = SampleView{.time = "t", .system_ns = -5, .offset_ns = -1200, .maxerror_ns = 40'000,
                              .esterror_ns = 7, .bracket_ns = 60, .leap = 1, .disruption_marker = 2};
   v.counters = {.samples_sent = 1, .samples_refused = 2, .disruptions_seen = 3, .resets_sent = 4,
@@ -57,6 +59,20 @@ TEST_CASE("the file keeps the keys people and scripts already read") {
   CHECK(j["page"]["vm_generation_counter"].is_null());
   CHECK(j["last_disruption"]["reset_latency_ns"] == 1'500'000);
   CHECK(to_json(StatusView{})["last_sample"].is_null());
+  CHECK(j["page"]["missing"] == json{{"reason", "no-driver"}, {"detail", "no ptp_vmclock"},
+                                     {"sysfs", "AMZNC10C:00 has no driver"}});
+  CHECK(to_json(StatusView{})["page"]["missing"].is_null());
+}
+
+TEST_CASE("a page file that cannot be opened has no /sys part") {
+  StatusView v;
+  v.page.missing =
+      PageMissingView{.reason = "cannot-open", .detail = "/tmp/page: cannot open: No such file", .sysfs = std::nullopt};
+  const json j = to_json(v);
+  CHECK(j["page"]["missing"]["sysfs"].is_null());
+  auto back = status_from_json(j);
+  REQUIRE_MESSAGE(back, back.error().message);
+  CHECK(*back == v);
 }
 
 TEST_CASE("another shape is refused naming the key and the value") {
