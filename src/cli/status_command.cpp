@@ -6,9 +6,11 @@
 #include <fstream>
 
 #include "cli_output.h"
-#include "commands.h"
 #include "clock.h"
+#include "commands.h"
+#include "device_presence.h"
 #include "status_view.h"
+#include "vmclock/vmclock.h"
 
 namespace vmc::cli {
 
@@ -39,8 +41,14 @@ std::optional<std::string> not_live(const StatusView& v) {
 
 int cmd_status(const std::string& path, bool as_json) {
   std::ifstream in(path);
-  if (!in) return fail({Errc::no_input, fmt::format("{}: cannot open the status file: {} (is vmclockd running?)",
-                                                    path, std::strerror(errno))});
+  if (!in) {
+    Error e{Errc::no_input,
+            fmt::format("{}: cannot open the status file: {} (is vmclockd running?)", path, std::strerror(errno))};
+    // The packaged unit does not start without the device: say why there is none.
+    auto m = explain_missing_device(VMCLOCK_DEFAULT_PAGE);
+    if (m) e.message += "; there is no " VMCLOCK_DEFAULT_PAGE;
+    return fail({e.code, explain_open_error(e, m)});
+  }
   json j = json::parse(in, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return fail({Errc::data, fmt::format("{}: not a vmclockd status file (invalid JSON)", path)});
