@@ -4,12 +4,11 @@
 // for each.
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include "device_presence.h"
+#include "temp_dir.h"
 
 using namespace vmc;
 namespace fs = std::filesystem;
@@ -17,19 +16,13 @@ namespace fs = std::filesystem;
 namespace {
 
 struct FakeSys {
-  fs::path root;
+  TempDir tmp{"fakesys"};
+  const fs::path& root = tmp.path;
   FakeSys() {
-    char tmpl[] = "/tmp/vmc-fakesys.XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    root = tmpl;
     dir("bus/platform/devices");
     dir("bus/platform/drivers/vmgenid");
     dir("bus/acpi/devices");
     dir("class/misc/hw_random");
-  }
-  ~FakeSys() {
-    std::error_code ec;
-    fs::remove_all(root, ec);
   }
   void dir(const std::string& p) { fs::create_directories(root / p); }
   void link(const std::string& target, const std::string& at) { fs::create_directory_symlink(target, root / at); }
