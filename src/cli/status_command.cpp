@@ -6,9 +6,11 @@
 #include <fstream>
 
 #include "cli_output.h"
-#include "commands.h"
 #include "clock.h"
+#include "commands.h"
+#include "device_presence.h"
 #include "status_view.h"
+#include "vmclock/vmclock.h"
 
 namespace vmc::cli {
 
@@ -39,8 +41,14 @@ std::optional<std::string> not_live(const StatusView& v) {
 
 int cmd_status(const std::string& path, bool as_json) {
   std::ifstream in(path);
-  if (!in) return fail({Errc::no_input, fmt::format("{}: cannot open the status file: {} (is vmclockd running?)",
-                                                    path, std::strerror(errno))});
+  if (!in) {
+    Error e{Errc::no_input,
+            fmt::format("{}: cannot open the status file: {} (is vmclockd running?)", path, std::strerror(errno))};
+    // The packaged unit does not start without the device: say why there is none.
+    auto m = explain_missing_device(VMCLOCK_DEFAULT_PAGE);
+    if (m) e.message += "; there is no " VMCLOCK_DEFAULT_PAGE;
+    return fail({e.code, explain_open_error(e, m)});
+  }
   json j = json::parse(in, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return fail({Errc::data, fmt::format("{}: not a vmclockd status file (invalid JSON)", path)});
@@ -63,6 +71,11 @@ int cmd_status(const std::string& path, bool as_json) {
              or_dash(page.disruption_marker), or_dash(page.vm_generation_counter), or_dash(page.clock_status));
   if (!page.watch.empty())
     fmt::print("watch        {}{}\n", page.watch, page.watch_why.empty() ? "" : ": " + page.watch_why);
+  // The open error is the reason line already; /sys adds why there is no device.
+  if (const auto& m = page.missing; m && m->sysfs) {
+    fmt::print("missing      {}: {}\n", m->reason, m->detail);
+    fmt::print("sysfs        {}\n", *m->sysfs);
+  }
   if (const auto& ls = v->last_sample)
     fmt::print("last sample  {}: offset {}, maxerror {}, bracket {}\n", ls->time, fmt_ns(ls->offset_ns),
                fmt_ns(static_cast<int64_t>(ls->maxerror_ns)), fmt_ns(ls->bracket_ns));

@@ -15,6 +15,7 @@
 #include "page_json.h"
 #include "page_source.h"
 #include "cross_timestamp.h"
+#include "device_presence.h"
 #include "cli_output.h"
 #include "commands.h"
 #include "time_math.h"
@@ -30,7 +31,12 @@ using vmc::cli::g_stop;
 using vmc::cli::print_json;
 
 
-Result<std::unique_ptr<PageSource>> open_source(const std::string& path) { return open_page_source(path); }
+// An open error says, for a /dev/vmclock* path, why the device is not there.
+Result<std::unique_ptr<PageSource>> open_source(const std::string& path) {
+  auto src = open_page_source(path);
+  if (src) return src;
+  return make_error(src.error().code, explain_open_error(src.error(), explain_missing_device(path)));
+}
 
 int cmd_dump(PageSource& src, bool as_json) {
   auto s = take_snapshot(src);

@@ -35,7 +35,7 @@ Status Daemon::setup() {
   if (auto s = wait_.setup(); !s) return s;
   if (auto s = page_.open(); !s) {
     // The device may appear later (module load, a simulator starting).
-    incidents_.fail("page", "open", s.error().message + "; waiting for it");
+    incidents_.fail("page", "open", page_.why_missing() + "; waiting for it");
     set_state(DaemonState::no_data, s.error().message);
   }
   auto built = build_outputs(cfg_, nullptr, out_);
@@ -150,7 +150,7 @@ void Daemon::page_error(const Error& e, const Now& c) {
 void Daemon::sample_tick(const Now& c) {
   if (!page_.is_open()) {
     if (auto s = page_.open(); !s) {
-      incidents_.fail("page", "open", s.error().message + "; waiting for it");
+      incidents_.fail("page", "open", page_.why_missing() + "; waiting for it");
       set_state(DaemonState::no_data, s.error().message);
       return;
     }
@@ -213,6 +213,12 @@ StatusView Daemon::view(const Now& c) const {
   if (page_.is_open()) {
     v.page.watch = std::string(name(page_.watch_mode()));
     v.page.watch_why = page_.watch_why();
+  }
+  if (const auto& m = page_.missing()) {
+    v.page.missing = m->device ? PageMissingView{.reason = std::string(name(m->device->kind)),
+                                                 .detail = m->device->why,
+                                                 .sysfs = m->device->sysfs}
+                               : PageMissingView{.reason = "cannot-open", .detail = m->error.message, .sysfs = std::nullopt};
   }
   if (last_page_) {
     const Page& p = *last_page_;

@@ -14,7 +14,11 @@ constexpr int kMaxIdleNotifications = 16;
 Status PageReader::open() {
   if (source_) return Ok{};
   auto src = opener_(path_);
-  if (!src) return src.error();
+  if (!src) {
+    missing_ = Missing{src.error(), explain_missing_device(path_)};
+    return src.error();
+  }
+  missing_.reset();
   source_ = std::move(*src);
   sampler_ = std::make_unique<Sampler>(*source_);
   last_seq_.reset();

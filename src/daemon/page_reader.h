@@ -9,8 +9,9 @@
 #include <optional>
 #include <string>
 
-#include "page_source.h"
 #include "cross_timestamp.h"
+#include "device_presence.h"
+#include "page_source.h"
 #include "sampler.h"
 
 namespace vmc {
@@ -28,13 +29,21 @@ class PageReader {
   // "closed" when not open.
   std::string_view kind() const { return source_ ? source_->kind() : std::string_view("closed"); }
 
-  // Opens the page when it is not open; logs which source it got and how
-  // it is watched.
+  // Opens the page when it is not open; logs which source it got. When it
+  // fails, missing() says why until an open succeeds.
   Status open();
+  struct Missing {
+    Error error;                          // the open error
+    std::optional<MissingDevice> device;  // what /sys says, for a /dev/vmclock* path
+  };
+  const std::optional<Missing>& missing() const { return missing_; }
+  // The open error with what /sys says: the one line to log.
+  std::string why_missing() const { return missing_ ? explain_open_error(missing_->error, missing_->device) : ""; }
 
   // How the page is watched now. timer_watch(): the loop must check
   // moved() on its own grid (no notifications, or one not acknowledged
-  // yet); poll_fd(): the fd whose POLLIN wakes the loop, or -1.
+  // yet); poll_fd(): the fd whose POLLIN wakes the loop, or -1. The open
+  // line says which, and why.
   bool timer_watch() const;
   int poll_fd() const;
   WatchMode watch_mode() const;
@@ -62,6 +71,7 @@ class PageReader {
   std::unique_ptr<PageSource> source_;
   std::unique_ptr<Sampler> sampler_;
   std::optional<uint32_t> last_seq_;
+  std::optional<Missing> missing_;
   bool stuck_ = false;  // the last read found the page stuck mid-update
   // Notifications in a row after which the page had not moved: a driver
   // that answers POLLIN for nothing would otherwise keep the loop busy.

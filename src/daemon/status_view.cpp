@@ -26,6 +26,13 @@ template <class V, class F> void fields(V& v, F&& f) requires std::same_as<std::
   f("time_type", v.time_type);
   f("counter_id", v.counter_id);
   f("flags", v.flags);
+  f("missing", v.missing);
+}
+
+template <class V, class F> void fields(V& v, F&& f) requires std::same_as<std::remove_const_t<V>, PageMissingView> {
+  f("reason", v.reason);
+  f("detail", v.detail);
+  f("sysfs", v.sysfs);
 }
 
 template <class V, class F> void fields(V& v, F&& f) requires std::same_as<std::remove_const_t<V>, SampleView> {

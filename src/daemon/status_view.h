@@ -31,6 +31,17 @@ struct StatusCounters {
   bool operator==(const StatusCounters&) const = default;
 };
 
+// Why the page is not open: reason "cannot-open" (detail: the open error)
+// or, for a /dev/vmclock* path, what /sys says (device_presence.h: reason
+// "no-driver", "driver-not-bound", "no-misc-device" or "no-device", detail
+// the sentence for people, sysfs the entries found).
+struct PageMissingView {
+  std::string reason;
+  std::string detail;
+  std::optional<std::string> sysfs;
+  bool operator==(const PageMissingView&) const = default;
+};
+
 // The page's path and source, and the last consistent snapshot's header
 // fields by the kernel header's names (null until a snapshot was read).
 struct PageView {
@@ -43,6 +54,7 @@ struct PageView {
   std::optional<uint64_t> vm_generation_counter;
   std::optional<std::string> clock_status, time_type, counter_id;
   std::optional<uint64_t> flags;
+  std::optional<PageMissingView> missing;  // null while the page is open
   bool operator==(const PageView&) const = default;
 };
 

@@ -20,13 +20,16 @@ StatusView full() {
   v.reason = "disruption_marker 1 -> 2";
   v.config = "/etc/vmclockd.toml";
   v.settings = json{{"sampling.interval_ms", 250}, {"chrony.sock", "/run/chrony/vmclockd.sock"}};
-  v.page = PageView{.path = "/dev/vmclock0", .kind = "device-mmap", .seq_count = 10, .disruption_marker = 2,
+  v.page = PageView{.path = "/dev/vmclock0", .kind = "device-mmap", .watch = "timer",
+                    .watch_why = "the driver has no poll()", .seq_count = 10, .disruption_marker = 2,
                     .vm_generation_counter = std::nullopt, .clock_status = "SYNCHRONIZED", .time_type = "UTC",
-                    .counter_id = "X86_TSC", .flags = 0x23};
+                    .counter_id = "X86_TSC", .flags = 0x23,
+                    .missing = PageMissingView{.reason = "no-driver", .detail = "no ptp_vmclock",
+                                               .sysfs = "AMZNC10C:00 has no driver"}};
   v.last_sample = SampleView{.time = "t", .system_ns = -5, .offset_ns = -1200, .maxerror_ns = 40'000,
                              .esterror_ns = 7, .bracket_ns = 60, .leap = 1, .disruption_marker = 2};
   v.counters = {.samples_sent = 1, .samples_refused = 2, .disruptions_seen = 3, .resets_sent = 4,
-                .resets_failed = 5, .page_errors = 6, .config_reloads = 7};
+                .resets_failed = 5, .page_errors = 6, .config_reloads = 7, .wakeups = 8, .notifications = 9};
   v.last_disruption = DisruptionView{.system_ns = 99, .old_marker = 1, .new_marker = 2, .reset_latency_ns = 1'500'000};
   v.sinks = {SinkView{.name = "sock", .ok = true, .state = "connected", .published = 9},
              SinkView{.name = "shm", .ok = false, .state = "waiting for chronyd", .failed = 1, .last_error = "x"}};
@@ -57,6 +60,20 @@ TEST_CASE("the file keeps the keys people and scripts already read") {
   CHECK(j["page"]["vm_generation_counter"].is_null());
   CHECK(j["last_disruption"]["reset_latency_ns"] == 1'500'000);
   CHECK(to_json(StatusView{})["last_sample"].is_null());
+  CHECK(j["page"]["missing"] == json{{"reason", "no-driver"}, {"detail", "no ptp_vmclock"},
+                                     {"sysfs", "AMZNC10C:00 has no driver"}});
+  CHECK(to_json(StatusView{})["page"]["missing"].is_null());
+}
+
+TEST_CASE("a page file that cannot be opened has no /sys part") {
+  StatusView v;
+  v.page.missing =
+      PageMissingView{.reason = "cannot-open", .detail = "/tmp/page: cannot open: No such file", .sysfs = std::nullopt};
+  const json j = to_json(v);
+  CHECK(j["page"]["missing"]["sysfs"].is_null());
+  auto back = status_from_json(j);
+  REQUIRE_MESSAGE(back, back.error().message);
+  CHECK(*back == v);
 }
 
 TEST_CASE("another shape is refused naming the key and the value") {
