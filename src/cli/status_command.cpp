@@ -61,6 +61,7 @@ int cmd_status(const std::string& path, bool as_json) {
   const PageView& page = v->page;
   fmt::print("page         {} ({}), marker {}, generation {}, status {}\n", page.path, page.kind,
              or_dash(page.disruption_marker), or_dash(page.vm_generation_counter), or_dash(page.clock_status));
+  fmt::print("leap         {}, smearing hint {}\n", or_dash(page.leap_indicator), or_dash(page.smearing_hint));
   if (const auto& ls = v->last_sample)
     fmt::print("last sample  {}: offset {}, maxerror {}, bracket {}\n", ls->time, fmt_ns(ls->offset_ns),
                fmt_ns(static_cast<int64_t>(ls->maxerror_ns)), fmt_ns(ls->bracket_ns));
