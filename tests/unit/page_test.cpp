@@ -29,6 +29,18 @@ std::vector<uint8_t> read_file(const std::string& path) {
 
 bool contains(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
 
+// A fixture's 4096 bytes, and the page they decode to (a whole-page size).
+Page decode_fixture(const std::string& file, std::vector<uint8_t>& bytes) {
+  bytes = read_file(std::string(VMC_FIXTURES_DIR "/") + file);
+  REQUIRE(bytes.size() == 4096);
+  auto d = decode(bytes);
+  REQUIRE_MESSAGE(d.ok(), (d.ok() ? std::string() : d.error().message));
+  CHECK(d->magic == abi::kMagic);
+  CHECK(d->size == 0x1000);
+  CHECK(d->version == 1);
+  return *d;
+}
+
 Page full_page() {
   Page p;
   p.size = 112;
@@ -407,14 +419,8 @@ TEST_CASE("page: every fixture decodes as tests/fixtures/README.md says") {
   };
   for (const auto& f : fixtures) {
     CAPTURE(f.file);
-    auto bytes = read_file(std::string(VMC_FIXTURES_DIR "/") + f.file);
-    REQUIRE(bytes.size() == 4096);
-    auto d = decode(bytes);
-    REQUIRE_MESSAGE(d.ok(), (d.ok() ? std::string() : d.error().message));
-    const Page& p = *d;
-    CHECK(p.magic == abi::kMagic);
-    CHECK(p.size == 0x1000);
-    CHECK(p.version == 1);
+    std::vector<uint8_t> bytes;
+    const Page p = decode_fixture(f.file, bytes);
     CHECK(p.counter_id == abi::CounterId::invalid);
     CHECK(p.clock_status == abi::ClockStatus::unknown);
     CHECK(p.seq_count == f.seq_count);
@@ -438,13 +444,8 @@ TEST_CASE("page: every fixture decodes as tests/fixtures/README.md says") {
 }
 
 TEST_CASE("page: the TAI prototype's fixture gives UTC = TAI - 37 s, convention TAI - UTC") {
-  auto bytes = read_file(VMC_FIXTURES_DIR "/vmclock-host-prototype-tai.bin");
-  REQUIRE(bytes.size() == 4096);
-  auto d = decode(bytes);
-  REQUIRE_MESSAGE(d.ok(), (d.ok() ? std::string() : d.error().message));
-  const Page& p = *d;
-  CHECK(p.magic == abi::kMagic);
-  CHECK(p.size == 0x1000);
+  std::vector<uint8_t> bytes;
+  const Page p = decode_fixture("vmclock-host-prototype-tai.bin", bytes);
   CHECK(p.counter_id == abi::CounterId::x86_tsc);
   CHECK(p.time_type == abi::TimeType::tai);
   CHECK(p.tai_offset_sec == 37);

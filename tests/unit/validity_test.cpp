@@ -34,6 +34,16 @@ abi::CounterId other_counter() {
 
 bool contains(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
 
+// sample_from() on a snapshot of `p` taken at its counter_value.
+SampleOutcome sample_at_counter_value(const Page& p) {
+  Snapshot s;
+  s.page = p;
+  s.counter = p.counter_value;
+  s.before = SysTime{1'700'000'000LL * kNsPerSec};
+  s.after = SysTime{s.before.ns + 100};
+  return sample_from(s);
+}
+
 }  // namespace
 
 TEST_CASE("validity: a good page is usable") {
@@ -111,12 +121,7 @@ TEST_CASE("validity: each reason from a page built for it") {
     CHECK_FALSE(describe(v.reason, c.page).empty());
     CHECK(v.disruption_only() == (c.reason == Unusable::no_counter));
     // And no sample comes out of it, with the reason said.
-    Snapshot s;
-    s.page = c.page;
-    s.counter = c.page.counter_value;
-    s.before = SysTime{1'700'000'000LL * kNsPerSec};
-    s.after = SysTime{s.before.ns + 100};
-    auto out = sample_from(s);
+    auto out = sample_at_counter_value(c.page);
     CHECK_FALSE(out.sample.has_value());
     CHECK(out.validity.reason == c.reason);
     CHECK(out.why_not == describe(c.reason, c.page));
@@ -152,12 +157,7 @@ TEST_CASE("validity: a pending leap gives samples with the leap flag under every
       p.smearing_hint = abi::SmearingHint{static_cast<uint8_t>(hint)};
       p.leap_indicator = li;
       CHECK(assess(p).ok());
-      Snapshot s;
-      s.page = p;
-      s.counter = p.counter_value;
-      s.before = SysTime{1'700'000'000LL * kNsPerSec};
-      s.after = SysTime{s.before.ns + 100};
-      auto out = sample_from(s);
+      auto out = sample_at_counter_value(p);
       REQUIRE(out.sample.has_value());
       CHECK(out.sample->leap == leap);
       CHECK(abi::name_or_undefined(p.smearing_hint) ==
@@ -174,12 +174,7 @@ TEST_CASE("validity: an undefined leap indicator is kept, shown as undefined, an
     CHECK(static_cast<unsigned>(p.leap_indicator) == raw);
     CHECK(abi::name_or_undefined(p.leap_indicator) == "undefined(" + std::to_string(raw) + ")");
     CHECK(assess(p).ok());
-    Snapshot s;
-    s.page = p;
-    s.counter = p.counter_value;
-    s.before = SysTime{1'700'000'000LL * kNsPerSec};
-    s.after = SysTime{s.before.ns + 100};
-    auto out = sample_from(s);
+    auto out = sample_at_counter_value(p);
     REQUIRE(out.sample.has_value());
     // Nothing chrony could be told: no leap flag (see leap_of()).
     CHECK(out.sample->leap == Leap::none);
