@@ -24,9 +24,10 @@ bool period_usable(const Page& p) {
   const uint64_t period = p.counter_period_frac_sec;
   // At shift 64 and beyond even the largest period gives more than 2^64 Hz.
   if (period == 0 || p.counter_period_shift >= 64) return false;
-  const u128 ticks_per_period_unit = static_cast<u128>(1) << (64 + p.counter_period_shift);
-  return static_cast<u128>(period) * kMinCounterHz <= ticks_per_period_unit &&
-         ticks_per_period_unit <= static_cast<u128>(period) * kMaxCounterHz;
+  // One second in the period's unit, 2^-(64 + shift) s.
+  const u128 one_second = static_cast<u128>(1) << (64 + p.counter_period_shift);
+  return static_cast<u128>(period) * kMinCounterHz <= one_second &&
+         one_second <= static_cast<u128>(period) * kMaxCounterHz;
 }
 
 }  // namespace
