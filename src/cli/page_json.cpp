@@ -6,22 +6,6 @@
 #include "validity.h"
 
 namespace vmc {
-namespace {
-
-template <class E>
-nlohmann::json enum_name(E v) {
-  auto n = abi::name(v);
-  if (n.empty()) return fmt::format("undefined({})", static_cast<int>(v));
-  return std::string(n);
-}
-
-std::string enum_text(auto v) {
-  auto n = abi::name(v);
-  return n.empty() ? fmt::format("undefined({})", static_cast<int>(v)) : std::string(n);
-}
-
-}  // namespace
-
 std::string flags_to_text(abi::Flags f) {
   std::string out;
   uint64_t known = 0;
@@ -60,11 +44,11 @@ nlohmann::json page_to_json(const Page& p) {
   j["vm_generation_counter"] = p.vm_generation_counter ? json(*p.vm_generation_counter) : json(nullptr);
   json d;
   d["magic"] = p.magic == abi::kMagic ? "VCLK" : "invalid";
-  d["counter_id"] = enum_name(p.counter_id);
-  d["time_type"] = enum_name(p.time_type);
-  d["clock_status"] = enum_name(p.clock_status);
-  d["leap_second_smearing_hint"] = enum_name(p.smearing_hint);
-  d["leap_indicator"] = enum_name(p.leap_indicator);
+  d["counter_id"] = abi::name_or_undefined(p.counter_id);
+  d["time_type"] = abi::name_or_undefined(p.time_type);
+  d["clock_status"] = abi::name_or_undefined(p.clock_status);
+  d["leap_second_smearing_hint"] = abi::name_or_undefined(p.smearing_hint);
+  d["leap_indicator"] = abi::name_or_undefined(p.leap_indicator);
   json flags = json::array();
   for (auto f : abi::kAllFlags)
     if (p.flags.has(f)) flags.push_back(std::string(abi::name(f)));
@@ -85,15 +69,15 @@ std::string page_to_text(const Page& p) {
   line("magic", fmt::format("{:#010x}", p.magic), p.magic == abi::kMagic ? "VCLK" : "invalid");
   line("size", p.size);
   line("version", p.version);
-  line("counter_id", static_cast<int>(p.counter_id), enum_text(p.counter_id));
-  line("time_type", static_cast<int>(p.time_type), enum_text(p.time_type));
+  line("counter_id", static_cast<int>(p.counter_id), abi::name_or_undefined(p.counter_id));
+  line("time_type", static_cast<int>(p.time_type), abi::name_or_undefined(p.time_type));
   line("seq_count", p.seq_count);
   line("disruption_marker", p.disruption_marker);
   line("flags", fmt::format("{:#x}", p.flags.raw), flags_to_text(p.flags));
-  line("clock_status", static_cast<int>(p.clock_status), enum_text(p.clock_status));
-  line("leap_second_smearing_hint", static_cast<int>(p.smearing_hint), enum_text(p.smearing_hint));
+  line("clock_status", static_cast<int>(p.clock_status), abi::name_or_undefined(p.clock_status));
+  line("leap_second_smearing_hint", static_cast<int>(p.smearing_hint), abi::name_or_undefined(p.smearing_hint));
   line("tai_offset_sec", p.tai_offset_sec);
-  line("leap_indicator", static_cast<int>(p.leap_indicator), enum_text(p.leap_indicator));
+  line("leap_indicator", static_cast<int>(p.leap_indicator), abi::name_or_undefined(p.leap_indicator));
   line("counter_period_shift", static_cast<int>(p.counter_period_shift));
   line("counter_value", p.counter_value);
   line("counter_period_frac_sec", p.counter_period_frac_sec);

@@ -69,6 +69,7 @@ int cmd_status(const std::string& path, bool as_json) {
   const PageView& page = v->page;
   fmt::print("page         {} ({}), marker {}, generation {}, status {}\n", page.path, page.kind,
              or_dash(page.disruption_marker), or_dash(page.vm_generation_counter), or_dash(page.clock_status));
+  fmt::print("leap         {}, smearing hint {}\n", or_dash(page.leap_indicator), or_dash(page.smearing_hint));
   if (!page.watch.empty())
     fmt::print("watch        {}{}\n", page.watch, page.watch_why.empty() ? "" : ": " + page.watch_why);
   // The open error is the reason line already; /sys adds why there is no device.

@@ -5,6 +5,7 @@
 // little-endian on the wire; decode() in page.h does the byte order.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace vmc::abi {
@@ -65,6 +66,11 @@ inline constexpr uint16_t kVersion = 1;
 inline constexpr uint32_t kMinSize = offsetof(vmclock_abi, vm_generation_counter);  // 104
 inline constexpr uint32_t kSizeWithGeneration = sizeof(vmclock_abi);               // 112
 inline constexpr size_t kPageBytes = 4096;
+// The largest page a reader accepts: the device is one guest page, and on
+// arm64 kernels with 64 KiB pages it exists only when `size` is at least
+// 64 KiB (ptp_vmclock refuses a smaller structure), so `size` and the
+// mapping reach 65536 there. Beyond that no kernel maps it.
+inline constexpr size_t kMaxPageBytes = 65536;
 
 enum class CounterId : uint8_t { arm_vcnt = 0, x86_tsc = 1, invalid = 0xff };
 enum class TimeType : uint8_t { utc = 0, tai = 1, monotonic = 2, invalid_smeared = 3, invalid_maybe_smeared = 4 };
@@ -95,13 +101,22 @@ struct Flags {
 };
 
 // Names as the kernel header spells them, lowercase, for printing and JSON.
-// Unknown values print as "unknown(N)" by the caller: these return "".
+// A value the ABI does not define returns "": decode() keeps it raw, and
+// name_or_undefined() shows it.
 std::string_view name(CounterId v);
 std::string_view name(TimeType v);
 std::string_view name(ClockStatus v);
 std::string_view name(SmearingHint v);
 std::string_view name(LeapIndicator v);
 std::string_view name(Flag v);
+// name(), or "undefined(N)" for a value the ABI does not define: how every
+// tool shows an enumerated field.
+template <class E>
+std::string name_or_undefined(E v) {
+  auto n = name(v);
+  return n.empty() ? "undefined(" + std::to_string(static_cast<unsigned>(v)) + ")" : std::string(n);
+}
+
 inline constexpr Flag kAllFlags[] = {
     Flag::tai_offset_valid,      Flag::disruption_soon,       Flag::disruption_imminent,
     Flag::period_esterror_valid, Flag::period_maxerror_valid, Flag::time_esterror_valid,

@@ -14,8 +14,17 @@ Leap leap_of(abi::LeapIndicator li) {
   switch (li) {
     case abi::LeapIndicator::pre_pos: return Leap::insert;
     case abi::LeapIndicator::pre_neg: return Leap::remove;
-    default: return Leap::none;
+    // Nothing left to announce: the second is in progress or over.
+    case abi::LeapIndicator::none:
+    case abi::LeapIndicator::pos:
+    case abi::LeapIndicator::post_pos:
+    case abi::LeapIndicator::post_neg: return Leap::none;
   }
+  // A value the ABI does not define announces nothing we could pass on:
+  // chrony's samples carry only none, insert or delete (its 3 would drop
+  // the sample, and an undefined indicator must not gate samples). So no
+  // leap flag; dump and status show the raw value as undefined.
+  return Leap::none;
 }
 
 Result<Snapshot, PageError> take_snapshot(PageSource& src, SeqlockLimits lim) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "abi.h"
 #include "page_notify.h"
 #include "result.h"
 
@@ -53,10 +54,11 @@ Result<std::unique_ptr<PageSource>> open_device_source(const std::string& path);
 Result<std::unique_ptr<PageSource>> open_file_source(const std::string& path);
 
 // A page in process memory, for tests and benchmarks; write it with
-// PageWriter over writable().
+// PageWriter over writable(). As long as a real page may be: at most
+// abi::kMaxPageBytes (a longer one is a test's mistake: std::length_error).
 class MemoryPageSource final : public PageSource {
  public:
-  explicit MemoryPageSource(size_t len = 4096);
+  explicit MemoryPageSource(size_t len = abi::kPageBytes);
   Result<std::span<const volatile uint8_t>> view() override { return std::span<const volatile uint8_t>(buf_.get(), len_); }
   std::string_view kind() const override { return "memory"; }
   bool mapping_is_stable() const override { return true; }

@@ -1,6 +1,8 @@
 // A page in a regular file, mapped read-only and shared so that the
 // writer's updates show through. A writer may replace the file atomically
-// (rename), truncate or remove it; refresh() follows each case.
+// (rename), truncate or remove it; refresh() follows each case. The file
+// is mapped whole up to the largest page there is (64 KiB on arm64), so
+// its `size` may reach the file's length.
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -29,7 +31,7 @@ class FilePageSource final : public PageSource {
     if (st.st_size < static_cast<off_t>(abi::kMinSize))
       return make_error(Errc::data, fmt::format("{}: {} bytes, shorter than the {}-byte vmclock structure",
                                                 path_, st.st_size, abi::kMinSize));
-    size_t len = std::min<size_t>(static_cast<size_t>(st.st_size), abi::kPageBytes);
+    size_t len = std::min<size_t>(static_cast<size_t>(st.st_size), abi::kMaxPageBytes);
     void* p = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd.get(), 0);
     if (p == MAP_FAILED)
       return make_error(Errc::no_input, fmt::format("{}: cannot map: {}", path_, std::strerror(errno)));
@@ -64,7 +66,7 @@ class FilePageSource final : public PageSource {
     // Same device and inode: `st` describes the mapped file itself, no
     // fstat() needed (one system call less per sample).
     const struct stat& cur = st;
-    const size_t want = std::min<size_t>(static_cast<size_t>(cur.st_size), abi::kPageBytes);
+    const size_t want = std::min<size_t>(static_cast<size_t>(cur.st_size), abi::kMaxPageBytes);
     if (want > map_.size()) {
       // A writer filling the file in place: map what it holds now.
       void* p = ::mmap(nullptr, want, PROT_READ, MAP_SHARED, fd_.get(), 0);

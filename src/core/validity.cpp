@@ -1,10 +1,36 @@
+// assess(): whether a page can give UTC samples, and the one table of
+// reasons why not.
 #include "validity.h"
 
 #include <fmt/format.h>
 
 #include <cstdlib>
 
+#include "units.h"
+
 namespace vmc {
+namespace {
+
+// The counter rates a page may calibrate: the counters it can name run at
+// 1 MHz to 1 GHz (ARM's generic timer) or 1 to 6 GHz (TSCs), and three
+// orders of magnitude either way still covers any such counter. Outside,
+// the page's clock stands still (a tick rounds to nothing) or races.
+constexpr uint64_t kMinCounterHz = 1'000;
+constexpr uint64_t kMaxCounterHz = 1'000'000'000'000;
+
+// One tick is counter_period_frac_sec / 2^(64 + shift) s, so the counter
+// runs at 2^(64 + shift) / period Hz.
+bool period_usable(const Page& p) {
+  const uint64_t period = p.counter_period_frac_sec;
+  // At shift 64 and beyond even the largest period gives more than 2^64 Hz.
+  if (period == 0 || p.counter_period_shift >= 64) return false;
+  // One second in the period's unit, 2^-(64 + shift) s.
+  const u128 one_second = static_cast<u128>(1) << (64 + p.counter_period_shift);
+  return static_cast<u128>(period) * kMinCounterHz <= one_second &&
+         one_second <= static_cast<u128>(period) * kMaxCounterHz;
+}
+
+}  // namespace
 
 Validity assess(const Page& p, abi::CounterId native) {
   using abi::ClockStatus;
@@ -41,9 +67,9 @@ Validity assess(const Page& p, abi::CounterId native) {
     case TimeType::invalid_maybe_smeared: return fail(Unusable::time_maybe_smeared);
     default: return fail(Unusable::time_type_invalid);
   }
-  if (p.smearing_hint != abi::SmearingHint::strict && p.leap_indicator != abi::LeapIndicator::none)
-    return fail(Unusable::smearing_in_force);
-  if (p.counter_period_frac_sec == 0) return fail(Unusable::no_period);
+  // The smearing hint never refuses a page: the page's time is never
+  // smeared, the hint only says what the guest may offer its own users.
+  if (!period_usable(p)) return fail(Unusable::no_period);
   return v;
 }
 
@@ -62,7 +88,6 @@ std::string_view name(Unusable r) {
     case Unusable::time_type_invalid: return "time-type-invalid";
     case Unusable::tai_without_offset: return "tai-without-offset";
     case Unusable::tai_offset_zero: return "tai-offset-zero";
-    case Unusable::smearing_in_force: return "smearing";
     case Unusable::no_period: return "no-period";
   }
   return "unknown";
@@ -84,8 +109,9 @@ const char* sentence(Unusable r) {
     case Unusable::time_type_invalid: return "time_type is not a defined value";
     case Unusable::tai_without_offset: return "time_type is tai but tai_offset_valid is not set";
     case Unusable::tai_offset_zero: return "time_type is tai but tai_offset_sec is 0 (TAI - UTC is never 0)";
-    case Unusable::smearing_in_force: return "a leap second is announced under a smearing hint: time may be smeared";
-    case Unusable::no_period: return "counter_period_frac_sec is 0";
+    case Unusable::no_period:
+      return "counter_period_frac_sec and counter_period_shift give no usable counter rate: the page's clock cannot "
+             "advance";
   }
   return "unknown";
 }
@@ -97,9 +123,10 @@ std::string describe(Unusable r, const Page& p) {
                          abi::name(p.counter_id), abi::name(kNativeCounter));
     case Unusable::status_invalid: return fmt::format("{} ({})", sentence(r), static_cast<int>(p.clock_status));
     case Unusable::time_type_invalid: return fmt::format("{} ({})", sentence(r), static_cast<int>(p.time_type));
-    case Unusable::smearing_in_force:
-      return fmt::format("{} (leap_second_smearing_hint {}, leap_indicator {})", sentence(r),
-                         abi::name(p.smearing_hint), abi::name(p.leap_indicator));
+    case Unusable::no_period:
+      return fmt::format("{} (counter_period_frac_sec {}, counter_period_shift {}; accepted: {} Hz to {} Hz)",
+                         sentence(r), p.counter_period_frac_sec, static_cast<int>(p.counter_period_shift),
+                         kMinCounterHz, kMaxCounterHz);
     default: return sentence(r);
   }
 }

@@ -24,8 +24,7 @@ enum class Unusable {
   time_type_invalid,   // a value the ABI does not define
   tai_without_offset,
   tai_offset_zero,     // neither convention can mean TAI - UTC = 0
-  smearing_in_force,   // a smearing hint with a leap second around
-  no_period,           // counter_period_frac_sec 0: time cannot advance
+  no_period,           // a zero or absurd counter period: the page's clock cannot advance
 };
 
 // How this host filled tai_offset_sec: the header's words (TAI - UTC, +37)

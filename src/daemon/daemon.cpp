@@ -228,6 +228,8 @@ StatusView Daemon::view(const Now& c) const {
     v.page.clock_status = std::string(abi::name(p.clock_status));
     v.page.time_type = std::string(abi::name(p.time_type));
     v.page.counter_id = std::string(abi::name(p.counter_id));
+    v.page.leap_indicator = abi::name_or_undefined(p.leap_indicator);
+    v.page.smearing_hint = abi::name_or_undefined(p.smearing_hint);
     v.page.flags = p.flags.raw;
   }
   if (last_sample_) {

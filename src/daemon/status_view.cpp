@@ -25,6 +25,8 @@ template <class V, class F> void fields(V& v, F&& f) requires std::same_as<std::
   f("clock_status", v.clock_status);
   f("time_type", v.time_type);
   f("counter_id", v.counter_id);
+  f("leap_indicator", v.leap_indicator);
+  f("smearing_hint", v.smearing_hint);
   f("flags", v.flags);
   f("missing", v.missing);
 }

@@ -53,6 +53,10 @@ struct PageView {
   std::optional<uint64_t> disruption_marker;
   std::optional<uint64_t> vm_generation_counter;
   std::optional<std::string> clock_status, time_type, counter_id;
+  // Shown, never gating: the leap the host announces and the smearing it
+  // suggests the guest offer its own users ("undefined(N)" when the ABI
+  // does not define the value).
+  std::optional<std::string> leap_indicator, smearing_hint;
   std::optional<uint64_t> flags;
   std::optional<PageMissingView> missing;  // null while the page is open
   bool operator==(const PageView&) const = default;

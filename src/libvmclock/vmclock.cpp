@@ -10,7 +10,9 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -286,13 +288,18 @@ int map_page(vmclock_handle& c, const char* path) {
   if (fstat(c.page_fd.get(), &st) != 0) return fail_open(errno, "%s: %s", path, std::strerror(errno));
   if (S_ISREG(st.st_mode) && st.st_size < static_cast<off_t>(abi::kMinSize))
     return fail_open(EPROTO, "%s: %s", path, "too short for a vmclock page");
-  void* p = ::mmap(nullptr, abi::kPageBytes, PROT_READ, MAP_SHARED, c.page_fd.get(), 0);
+  // The device maps exactly one of the kernel's pages (64 KiB on some
+  // arm64 kernels); a page file as much of itself as a page can hold.
+  const long sys_page = ::sysconf(_SC_PAGESIZE);
+  const size_t map_len = S_ISREG(st.st_mode) ? std::min(static_cast<size_t>(st.st_size), abi::kMaxPageBytes)
+                         : sys_page > 0      ? static_cast<size_t>(sys_page)
+                                             : abi::kPageBytes;
+  void* p = ::mmap(nullptr, map_len, PROT_READ, MAP_SHARED, c.page_fd.get(), 0);
   // Without a mapping every read would be a pread(): not for now().
   if (p == MAP_FAILED) return fail_open(errno, "%s: cannot map: %s", path, std::strerror(errno));
-  c.page_map = Mapping(p, abi::kPageBytes);
+  c.page_map = Mapping(p, map_len);
   c.page = static_cast<const volatile uint8_t*>(p);
-  c.page_len = S_ISREG(st.st_mode) && st.st_size < static_cast<off_t>(abi::kPageBytes)
-                   ? static_cast<size_t>(st.st_size) : abi::kPageBytes;
+  c.page_len = std::min(map_len, abi::kMaxPageBytes);
   uint8_t head[kHeaderBytes];
   for (size_t i = 0; i < kHeaderBytes; ++i) head[i] = c.page[i];
   auto hdr = check_header(load_header(head), c.page_len);

@@ -83,8 +83,12 @@ Result<std::optional<SimConfig>> parse_options(int argc, const char* const* argv
   auto* gen_opt = app.add_option("--generation", generation, "initial vm_generation_counter (default 0)");
   auto* nogen = app.add_flag("--no-generation", no_generation, "no vm_generation_counter: size 104, flag clear");
   gen_opt->excludes(nogen);
-  auto* size_opt = app.add_option("--size", size, "size field, 104 .. 4096 (default 112; 104 with --no-generation; "
-                                                   "4096 with --disruption-only)");
+  auto* size_opt = app.add_option("--size", size,
+                                  fmt::format("size field, {} .. {} (default {}; {} with --no-generation; {} with "
+                                              "--disruption-only); the page file is that long, in whole {}-byte "
+                                              "pages",
+                                              abi::kMinSize, abi::kMaxPageBytes, abi::kSizeWithGeneration,
+                                              abi::kMinSize, abi::kPageBytes, abi::kPageBytes));
   app.add_option("--counter-id", counter, "x86_tsc|arm_vcnt|invalid|native: the id written (default native)");
   app.add_flag("--notification-present", notification, "set NOTIFICATION_PRESENT (always set with --disruption-only)");
   auto* mo = app.add_option("--migration-offset-step-ns", migration_offset, "offset step of a migration (default 100000)");
@@ -174,8 +178,9 @@ Result<std::optional<SimConfig>> parse_options(int argc, const char* const* argv
   h.generation_present = !no_generation;
   h.notification_present = notification || disruption_only;
   if (*size_opt) {
-    if (size < abi::kMinSize || size > abi::kPageBytes)
-      return bad("--size", std::to_string(size), fmt::format("is outside [{}, {}]", abi::kMinSize, abi::kPageBytes));
+    if (size < abi::kMinSize || size > abi::kMaxPageBytes)
+      return bad("--size", std::to_string(size),
+                 fmt::format("is outside [{}, {}]", abi::kMinSize, abi::kMaxPageBytes));
     if (size < abi::kSizeWithGeneration && h.generation_present)
       return bad("--size", std::to_string(size),
                  fmt::format("cannot hold vm_generation_counter (needs {}; add --no-generation)",

@@ -1,9 +1,11 @@
+// The simulator's page file (page_file.h): created whole, then renamed.
 #include "page_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +13,10 @@
 #include <vector>
 
 namespace vmc::sim {
+
+size_t PageFile::file_bytes(uint32_t size) {
+  return std::max<size_t>(abi::kPageBytes, (size_t{size} + abi::kPageBytes - 1) / abi::kPageBytes * abi::kPageBytes);
+}
 
 Result<PageFile> PageFile::create(const std::string& path, const Page& first) {
   std::string tmpl = path + ".tmp.XXXXXX";
@@ -26,14 +32,15 @@ Result<PageFile> PageFile::create(const std::string& path, const Page& first) {
   };
   // Readers are usually other users (chronyd, the daemon after dropping root).
   if (::fchmod(fd.get(), 0644) != 0) return fail("cannot chmod");
-  if (retry_eintr([&] { return ::ftruncate(fd.get(), static_cast<off_t>(abi::kPageBytes)); }) != 0)
+  const size_t len = file_bytes(first.size);
+  if (retry_eintr([&] { return ::ftruncate(fd.get(), static_cast<off_t>(len)); }) != 0)
     return fail("cannot size");
-  void* p = ::mmap(nullptr, abi::kPageBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   if (p == MAP_FAILED) return fail("cannot map");
-  Mapping map(p, abi::kPageBytes);
+  Mapping map(p, len);
   // A host whose structure is shorter than 112 bytes writes nothing past
   // it; the writer is limited so that bytes beyond `size` stay zero.
-  size_t writer_len = first.size < abi::kSizeWithGeneration ? (first.size & ~size_t{7}) : abi::kPageBytes;
+  size_t writer_len = first.size < abi::kSizeWithGeneration ? (first.size & ~size_t{7}) : len;
   PageFile f(std::move(fd), std::move(map), writer_len);
   f.publish(first);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename over the page from");

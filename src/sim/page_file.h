@@ -2,6 +2,8 @@
 // The page file the simulator owns: created whole under a temporary name
 // and renamed over the target, so that a reader never sees a partial page,
 // then updated in place through a shared mapping.
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "fd.h"
@@ -13,9 +15,12 @@ namespace vmc::sim {
 
 class PageFile {
  public:
-  // Writes `first` (4096 bytes on disk, the rest zero) and renames it over
-  // `path`. Errc::io naming the path and the reason.
+  // Writes `first` (file_bytes(first.size) on disk, the rest zero) and
+  // renames it over `path`. Errc::io naming the path and the reason.
   static Result<PageFile> create(const std::string& path, const Page& first);
+  // The file holds whole 4 KiB pages, as many as `size` needs (at least
+  // one): the structure a host exposes lives in a page of the guest's.
+  static size_t file_bytes(uint32_t size);
 
   void publish(const Page& p) { writer_.publish(p); }
   void publish_stuck(const Page& p) { writer_.publish_stuck(p); }

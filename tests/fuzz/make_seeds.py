@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Regenerates the seed corpora in tests/fuzz/corpus/ from real data:
- page:         the Firecracker page (../shared/fixtures), pages written by
+ page:         the Firecracker page (tests/fixtures), pages written by
                vmclock-sim in several modes; each prefixed by an 8-byte
                counter near the page's counter_value;
  config:       the shipped vmclockd.toml, the simulator's example scenario,
@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--bin", default=os.path.join(SRC, "build", "release", "bin"))
-ap.add_argument("--fixtures", default=os.path.join(SRC, "..", "shared", "fixtures"))
+ap.add_argument("--fixtures", default=os.path.join(SRC, "tests", "fixtures"))
 ap.add_argument("--only", default="page,config,chrony_reply,ptp,bound")
 args = ap.parse_args()
 os.environ.setdefault("VMC_BIN", os.path.abspath(args.bin))

@@ -35,7 +35,7 @@ def rt_ns():
 
 
 def fixtures_dir():
-    return os.environ.get("VMC_FIXTURES") or os.path.join(source_dir(), "..", "shared", "fixtures")
+    return os.environ.get("VMC_FIXTURES") or os.path.join(source_dir(), "tests", "fixtures")
 
 
 class TempDir:

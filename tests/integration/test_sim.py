@@ -24,7 +24,7 @@ import unittest
 BIN = os.environ.get("VMC_BIN", os.path.join(os.path.dirname(__file__), "../../build/bin"))
 SIM = os.path.join(BIN, "vmclock-sim")
 SOURCE = os.environ.get("VMC_SOURCE", os.path.join(os.path.dirname(__file__), "../.."))
-FIXTURES = os.environ.get("VMC_FIXTURES", os.path.join(SOURCE, "../shared/fixtures"))
+FIXTURES = os.environ.get("VMC_FIXTURES", os.path.join(SOURCE, "tests/fixtures"))
 
 # Linux vmclock ABI (include/uapi/linux/vmclock-abi.h), little-endian, 112 bytes.
 LAYOUT = struct.Struct("<IIHBBIQQ2sBBhBBQQQQQQQQQ")

@@ -17,6 +17,7 @@ TEST_CASE("abi: sizes and magic") {
   CHECK(sizeof(vmclock_abi) == 0x70);
   CHECK(kVersion == 1);
   CHECK(kPageBytes == 4096);
+  CHECK(kMaxPageBytes == 65536);  // one arm64 page of 64 KiB
   // "VCLK" in memory, little-endian u32 0x4b4c4356.
   uint8_t b[4] = {0x56, 0x43, 0x4c, 0x4b};
   CHECK(std::memcmp(b, "VCLK", 4) == 0);
@@ -110,6 +111,12 @@ TEST_CASE("abi: names as the kernel header spells them") {
   CHECK(name(LeapIndicator::post_pos) == "post_pos");
   CHECK(name(LeapIndicator::post_neg) == "post_neg");
   CHECK(name(LeapIndicator{6}).empty());
+  // Undefined values are kept as they are and shown as undefined.
+  CHECK(name_or_undefined(SmearingHint{7}) == "undefined(7)");
+  CHECK(name_or_undefined(SmearingHint::utc_sls) == "utc_sls");
+  CHECK(name_or_undefined(LeapIndicator{255}) == "undefined(255)");
+  CHECK(name_or_undefined(LeapIndicator::pre_neg) == "pre_neg");
+  CHECK(name_or_undefined(ClockStatus{5}) == "undefined(5)");
   const char* flag_names[] = {"tai_offset_valid",    "disruption_soon",       "disruption_imminent",
                               "period_esterror_valid", "period_maxerror_valid", "time_esterror_valid",
                               "time_maxerror_valid", "time_monotonic",        "vm_gen_counter_present",

@@ -275,6 +275,31 @@ TEST_CASE("published: grown by the drift since as_of, FREERUNNING when stale, UN
   vmclock_close(c);
 }
 
+TEST_CASE("open: a 64 KiB page file with size 65536 (arm64 with 64 KiB pages) gives bounds") {
+  SharedFile page("page", abi::kMaxPageBytes);
+  PageWriter w(page.base, 4096);
+  publish_calibrated(w, 37'500, abi::TimeType::utc, 0, [](Page& p) { p.size = 65536; });
+  vmclock_t* c = open_or_fail(page.path, "");
+  auto b = now(c);
+  CHECK(b.status == VMCLOCK_SYNCHRONIZED);
+  CHECK(b.source == VMCLOCK_SOURCE_PAGE);
+  CHECK(b.bound_ns < 37'500 + 1000 + 50'000);
+  vmclock_close(c);
+
+  // A size beyond the file: refused at open, naming the bytes there are.
+  SharedFile small("small", 8192);
+  PageWriter ws(small.base, 4096);
+  publish_calibrated(ws, 0, abi::TimeType::utc, 0, [](Page& p) { p.size = 65536; });
+  vmclock_options o{};
+  o.size = sizeof o;
+  o.page_path = small.path.c_str();
+  o.segment_path = "";
+  vmclock_t* bad = nullptr;
+  CHECK(vmclock_open(&bad, &o) == -EPROTO);
+  CHECK(std::string(vmclock_open_error()).find("field size is 65536, larger than the 8192 bytes available") !=
+        std::string::npos);
+}
+
 TEST_CASE("open: missing, short and foreign files are named errors") {
   vmclock_options o{};
   o.size = sizeof o;

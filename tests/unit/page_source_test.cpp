@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -180,6 +181,48 @@ TEST_CASE("file source: the real Firecracker page") {
   CHECK(s->page.seq_count == 2);
   CHECK(s->page.vm_generation_counter == 1u);
   CHECK(sample_from(*s).validity.reason == Unusable::no_counter);
+}
+
+TEST_CASE("file source: a 64 KiB page (arm64 with 64 KiB pages) decodes with size 65536") {
+  TempDir d;
+  Page p = page_n(7);
+  p.size = 65536;
+  p.flags = p.flags.with(Flag::vm_gen_counter_present);
+  p.vm_generation_counter = 3;
+  const std::string path = d.file("p64k");
+  write_page(path, p, abi::kMaxPageBytes);
+  auto src = open_ok(path);
+  auto v = src->view();
+  REQUIRE(v.ok());
+  CHECK(v->size() == 65536);
+  auto s = take_snapshot(*src);
+  REQUIRE_MESSAGE(s.ok(), (s.ok() ? std::string() : s.error().message));
+  CHECK(s->page.size == 65536);
+  CHECK(s->page.disruption_marker == 7);
+  CHECK(s->page.vm_generation_counter == 3u);
+  CHECK(s->page.time_sec == 1'700'000'007u);
+  CHECK(src->refresh().ok());
+  CHECK(take_snapshot(*src).ok());
+
+  SUBCASE("a size beyond the file names the bytes really there") {
+    p.size = 65536;
+    write_page(path + ".new", p, 8192);
+    REQUIRE(::rename((path + ".new").c_str(), path.c_str()) == 0);  // replaced: refresh() maps the new file
+    REQUIRE(src->refresh().ok());
+    auto e = take_snapshot(*src);
+    REQUIRE_FALSE(e.ok());
+    CHECK(contains(e.error().message, "field size is 65536, larger than the 8192 bytes available"));
+  }
+  SUBCASE("a file longer than the largest page is read up to it") {
+    p.size = 65536 + 4096;
+    write_page(path + ".new", p, 65536 + 4096);
+    REQUIRE(::rename((path + ".new").c_str(), path.c_str()) == 0);
+    REQUIRE(src->refresh().ok());
+    CHECK(src->view()->size() == abi::kMaxPageBytes);
+    auto e = take_snapshot(*src);
+    REQUIRE_FALSE(e.ok());
+    CHECK(contains(e.error().message, "field size is 69632, larger than the 65536 bytes available"));
+  }
 }
 
 TEST_CASE("file source: open errors name the path") {
@@ -476,6 +519,9 @@ TEST_CASE("memory source") {
   MemoryPageSource odd(100);  // a size that is not a multiple of the alignment
   CHECK(odd.size() == 100);
   CHECK(odd.view()->size() == 100);
+  MemoryPageSource big(abi::kMaxPageBytes);
+  CHECK(big.view()->size() == 65536);
+  CHECK_THROWS_AS(MemoryPageSource(abi::kMaxPageBytes + 1), std::length_error);
 }
 
 TEST_CASE("device source: a character device that is not a vmclock") {

@@ -1,15 +1,19 @@
 // decode()/encode() (src/core/page.cpp): byte layout, byte order, the size rule
-// for vm_generation_counter, header errors, and the real Firecracker page.
+// for vm_generation_counter, header errors, the real Firecracker page and
+// every other fixture in tests/fixtures/.
 #include <doctest/doctest.h>
 
 #include <array>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cross_timestamp.h"
 #include "page.h"
+#include "time_math.h"
 #include "validity.h"
 
 using namespace vmc;
@@ -24,6 +28,18 @@ std::vector<uint8_t> read_file(const std::string& path) {
 }
 
 bool contains(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
+
+// A fixture's 4096 bytes, and the page they decode to (a whole-page size).
+Page decode_fixture(const std::string& file, std::vector<uint8_t>& bytes) {
+  bytes = read_file(std::string(VMC_FIXTURES_DIR "/") + file);
+  REQUIRE(bytes.size() == 4096);
+  auto d = decode(bytes);
+  REQUIRE_MESSAGE(d.ok(), (d.ok() ? std::string() : d.error().message));
+  CHECK(d->magic == abi::kMagic);
+  CHECK(d->size == 0x1000);
+  CHECK(d->version == 1);
+  return *d;
+}
 
 Page full_page() {
   Page p;
@@ -383,4 +399,97 @@ TEST_CASE("page: the real Firecracker page decodes to what its README says") {
   std::array<uint8_t, 112> re{};
   encode(p, re);
   CHECK(std::memcmp(re.data(), bytes.data(), re.size()) == 0);
+}
+
+TEST_CASE("page: every fixture decodes as tests/fixtures/README.md says") {
+  // The disruption-only pages the hypervisors' own code writes.
+  struct Fixture {
+    const char* file;
+    uint32_t seq_count;
+    uint64_t marker;
+    uint64_t flags;
+    std::optional<uint64_t> generation;  // absent: QEMU has no generation counter
+  };
+  const Fixture fixtures[] = {
+      {"vmclock-firecracker-page.bin", 2, 1, 0x300, 1},
+      {"vmclock-firecracker-boot.bin", 0, 0, 0x300, 0},
+      {"vmclock-firecracker-after-2-restores.bin", 4, 2, 0x300, 2},
+      {"vmclock-qemu-boot.bin", 2, 1, 0, std::nullopt},
+      {"vmclock-qemu-after-migration.bin", 4, 2, 0, std::nullopt},
+  };
+  for (const auto& f : fixtures) {
+    CAPTURE(f.file);
+    std::vector<uint8_t> bytes;
+    const Page p = decode_fixture(f.file, bytes);
+    CHECK(p.counter_id == abi::CounterId::invalid);
+    CHECK(p.clock_status == abi::ClockStatus::unknown);
+    CHECK(p.seq_count == f.seq_count);
+    CHECK(p.disruption_marker == f.marker);
+    CHECK(p.flags.raw == f.flags);
+    CHECK(p.flags.has(Flag::vm_gen_counter_present) == f.generation.has_value());
+    CHECK(p.flags.has(Flag::notification_present) == f.generation.has_value());
+    CHECK(p.vm_generation_counter == f.generation);
+    // No time at all: the calibration and the errors are zero.
+    CHECK(p.counter_period_frac_sec == 0);
+    CHECK(p.time_sec == 0);
+    CHECK(p.time_maxerror_nanosec == 0);
+    for (auto native : {abi::CounterId::x86_tsc, abi::CounterId::arm_vcnt}) {
+      Validity v = assess(p, native);
+      CHECK(v.reason == Unusable::no_counter);
+      CHECK(v.disruption_only());
+    }
+    for (size_t i = 0x70; i < bytes.size(); ++i)
+      if (bytes[i] != 0) FAIL("non-zero byte at " << i);
+  }
+}
+
+TEST_CASE("page: the TAI prototype's fixture gives UTC = TAI - 37 s, convention TAI - UTC") {
+  std::vector<uint8_t> bytes;
+  const Page p = decode_fixture("vmclock-host-prototype-tai.bin", bytes);
+  CHECK(p.counter_id == abi::CounterId::x86_tsc);
+  CHECK(p.time_type == abi::TimeType::tai);
+  CHECK(p.tai_offset_sec == 37);
+  CHECK(p.clock_status == abi::ClockStatus::synchronized);
+  CHECK(p.flags.raw == 0x281);
+  CHECK(p.flags.has(Flag::tai_offset_valid));
+  CHECK(p.flags.has(Flag::time_monotonic));
+  CHECK(p.flags.has(Flag::notification_present));
+  CHECK_FALSE(p.flags.has(Flag::vm_gen_counter_present));
+  CHECK_FALSE(p.vm_generation_counter.has_value());
+  CHECK(p.counter_period_shift == 31);
+  CHECK(p.counter_period_frac_sec == 0xb7407f019e46321fULL);
+
+  // A TSC page: read as the x86 machine it was written for.
+  Validity v = assess(p, abi::CounterId::x86_tsc);
+  REQUIRE(v.ok());
+  CHECK(v.tai_convention == TaiConvention::tai_minus_utc);
+  CHECK(name(v.tai_convention) == "tai-minus-utc");
+  CHECK(v.utc_minus_page_sec == -37);
+
+  // Its time at counter_value, in UTC: TAI 2026-01-01T00:00:37 is UTC
+  // midnight.
+  auto t = time_at(p, p.counter_value);
+  REQUIRE(t.ok());
+  CHECK(t->time.sec.count == static_cast<int64_t>(p.time_sec));
+  CHECK(t->time.sec.count + v.utc_minus_page_sec == 1'767'225'600);
+  // One second of its ~3 GHz counter later: one second later.
+  auto t1 = time_at(p, p.counter_value + 3'000'000'000ULL);
+  REQUIRE(t1.ok());
+  CHECK(t1->time.sec.count - t->time.sec.count == 1);
+
+  // It carries no error bound, so the page alone gives no sample, and says
+  // why; with a bound the sample is UTC.
+  Snapshot s;
+  s.page = p;
+  s.counter = p.counter_value;
+  s.before = SysTime{1'767'225'600LL * kNsPerSec};
+  s.after = SysTime{s.before.ns + 100};
+  auto none = sample_from(s, abi::CounterId::x86_tsc);
+  CHECK_FALSE(none.sample.has_value());
+  CHECK(contains(none.why_not, "maxerror"));
+  s.page.flags = p.flags.with(Flag::time_maxerror_valid);
+  auto out = sample_from(s, abi::CounterId::x86_tsc);
+  REQUIRE_MESSAGE(out.sample.has_value(), out.why_not);
+  CHECK(out.sample->reference.sec.count == 1'767'225'600);
+  CHECK(out.validity.tai_convention == TaiConvention::tai_minus_utc);
 }

@@ -138,7 +138,7 @@ TEST_CASE("Sampler: refusals are sample_from()'s") {
   Page p = random_page(rng);
   p.time_type = abi::TimeType::utc;
   p.flags = abi::Flags{}.with(Flag::time_maxerror_valid).with(Flag::period_maxerror_valid);
-  p.counter_period_frac_sec = 1u << 20;
+  p.counter_period_frac_sec = 18446744074ULL;  // 1 GHz (2^20 was 17 THz: no counter, refused as no-period)
   p.counter_period_shift = 0;
   p.time_sec = 1'700'000'000;
   p.counter_value = read_counter();

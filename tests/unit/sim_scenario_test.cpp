@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "options.h"
+#include "page_file.h"
 #include "scenario.h"
 
 using namespace vmc;
@@ -197,6 +198,15 @@ TEST_CASE("options: defaults and the disruption-only shape") {
   CHECK_FALSE((*t)->host.period_maxerror_ppb);
   CHECK((*t)->host.esterror_ns);
   CHECK((*t)->migration_drift_step_given);
+
+  // A 64 KiB page (arm64 kernels with 64 KiB pages need size >= 65536).
+  auto big = opts({"--page", "/tmp/p", "--size", "65536"});
+  REQUIRE(big);
+  REQUIRE(*big);
+  CHECK((*big)->host.size == 65536);
+  CHECK(sim::PageFile::file_bytes(65536) == 65536);
+  CHECK(sim::PageFile::file_bytes(112) == 4096);
+  CHECK(sim::PageFile::file_bytes(4097) == 8192);
 }
 
 TEST_CASE("options: bad values are usage errors naming the option and the value") {
@@ -215,6 +225,7 @@ TEST_CASE("options: bad values are usage errors naming the option and the value"
       {{"--page", "p", "--update-interval-ms", "0"}, {"--update-interval-ms", "0"}},
       {{"--page", "p", "--tai-offset", "70000"}, {"--tai-offset", "70000"}},
       {{"--page", "p", "--size", "100"}, {"--size", "100"}},
+      {{"--page", "p", "--size", "65537"}, {"--size", "65537", "65536"}},
       {{"--page", "p", "--size", "104"}, {"--size", "104", "--no-generation"}},
       {{"--page", "p", "--no-generation", "--generation", "2"}, {"--generation", "--no-generation"}},
       {{"--page", "p", "--disruption-only", "--maxerror-ns", "5"}, {"--maxerror-ns", "5", "--disruption-only"}},

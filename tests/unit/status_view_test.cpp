@@ -23,7 +23,8 @@ StatusView full() {
   v.page = PageView{.path = "/dev/vmclock0", .kind = "device-mmap", .watch = "timer",
                     .watch_why = "the driver has no poll()", .seq_count = 10, .disruption_marker = 2,
                     .vm_generation_counter = std::nullopt, .clock_status = "SYNCHRONIZED", .time_type = "UTC",
-                    .counter_id = "X86_TSC", .flags = 0x23,
+                    .counter_id = "X86_TSC", .leap_indicator = "pre_pos", .smearing_hint = "undefined(7)",
+                    .flags = 0x23,
                     .missing = PageMissingView{.reason = "no-driver", .detail = "no ptp_vmclock",
                                                .sysfs = "AMZNC10C:00 has no driver"}};
   v.last_sample = SampleView{.time = "t", .system_ns = -5, .offset_ns = -1200, .maxerror_ns = 40'000,
@@ -58,6 +59,8 @@ TEST_CASE("the file keeps the keys people and scripts already read") {
     CHECK_MESSAGE(j.contains(k), k);
   CHECK(j["state"] == "disrupted");
   CHECK(j["page"]["vm_generation_counter"].is_null());
+  CHECK(j["page"]["leap_indicator"] == "pre_pos");
+  CHECK(j["page"]["smearing_hint"] == "undefined(7)");
   CHECK(j["last_disruption"]["reset_latency_ns"] == 1'500'000);
   CHECK(to_json(StatusView{})["last_sample"].is_null());
   CHECK(j["page"]["missing"] == json{{"reason", "no-driver"}, {"detail", "no ptp_vmclock"},

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <utility>
 
 #include "cross_timestamp.h"
 #include "validity.h"
@@ -32,6 +33,16 @@ abi::CounterId other_counter() {
 }
 
 bool contains(const std::string& s, const std::string& needle) { return s.find(needle) != std::string::npos; }
+
+// sample_from() on a snapshot of `p` taken at its counter_value.
+SampleOutcome sample_at_counter_value(const Page& p) {
+  Snapshot s;
+  s.page = p;
+  s.counter = p.counter_value;
+  s.before = SysTime{1'700'000'000LL * kNsPerSec};
+  s.after = SysTime{s.before.ns + 100};
+  return sample_from(s);
+}
 
 }  // namespace
 
@@ -89,17 +100,17 @@ TEST_CASE("validity: each reason from a page built for it") {
          p.tai_offset_sec = 0;
        }),
        Unusable::tai_offset_zero, "tai-offset-zero"},
-      {"smearing hint with a leap", with([](Page& p) {
-         p.smearing_hint = abi::SmearingHint::noon_linear;
-         p.leap_indicator = abi::LeapIndicator::pre_pos;
-       }),
-       Unusable::smearing_in_force, "smearing"},
-      {"utc_sls during the leap", with([](Page& p) {
-         p.smearing_hint = abi::SmearingHint::utc_sls;
-         p.leap_indicator = abi::LeapIndicator::pos;
-       }),
-       Unusable::smearing_in_force, "smearing"},
       {"period 0", with([](Page& p) { p.counter_period_frac_sec = 0; }), Unusable::no_period, "no-period"},
+      // The clock stands still: every tick shifts out to nothing.
+      {"shift 128", with([](Page& p) { p.counter_period_shift = 128; }), Unusable::no_period, "no-period"},
+      {"shift 255", with([](Page& p) { p.counter_period_shift = 255; }), Unusable::no_period, "no-period"},
+      {"shift 64", with([](Page& p) { p.counter_period_shift = 64; }), Unusable::no_period, "no-period"},
+      // 1 GHz's period at shift 31: a counter of 2 EHz.
+      {"shift 31 with a shift-0 period", with([](Page& p) { p.counter_period_shift = 31; }), Unusable::no_period,
+       "no-period"},
+      // Half a second per tick: a 2 Hz counter.
+      {"period 2^63 at shift 0", with([](Page& p) { p.counter_period_frac_sec = uint64_t{1} << 63; }),
+       Unusable::no_period, "no-period"},
   };
   for (auto& c : cases) {
     CAPTURE(c.what);
@@ -110,16 +121,71 @@ TEST_CASE("validity: each reason from a page built for it") {
     CHECK_FALSE(describe(v.reason, c.page).empty());
     CHECK(v.disruption_only() == (c.reason == Unusable::no_counter));
     // And no sample comes out of it, with the reason said.
-    Snapshot s;
-    s.page = c.page;
-    s.counter = c.page.counter_value;
-    s.before = SysTime{1'700'000'000LL * kNsPerSec};
-    s.after = SysTime{s.before.ns + 100};
-    auto out = sample_from(s);
+    auto out = sample_at_counter_value(c.page);
     CHECK_FALSE(out.sample.has_value());
     CHECK(out.validity.reason == c.reason);
     CHECK(out.why_not == describe(c.reason, c.page));
   }
+}
+
+TEST_CASE("validity: counter rates from 1 kHz to 1 THz are counters, just beyond is not") {
+  auto at = [](uint64_t period, uint8_t shift) {
+    Page p = good();
+    p.counter_period_frac_sec = period;
+    p.counter_period_shift = shift;
+    return assess(p).reason;
+  };
+  // 2^64 / 1000 = 18446744073709551.6: the period of exactly 1 kHz lies
+  // between these two.
+  CHECK(at(18446744073709551ULL, 0) == Unusable::none);
+  CHECK(at(18446744073709552ULL, 0) == Unusable::no_period);
+  // 2^64 / 10^12 = 18446744.07 at shift 0.
+  CHECK(at(18446745ULL, 0) == Unusable::none);
+  CHECK(at(18446744ULL, 0) == Unusable::no_period);
+  // A 2.5 GHz TSC at shift 31, the most precise shift its period fits.
+  CHECK(at(static_cast<uint64_t>(18446744073709551616.0L * 2147483648.0L / 2.5e9L), 31) == Unusable::none);
+}
+
+TEST_CASE("validity: a pending leap gives samples with the leap flag under every smearing hint") {
+  // The page's time is never smeared: the hint is for the guest's own users.
+  for (unsigned hint : {0u, 1u, 2u, 3u, 7u, 255u}) {
+    for (auto [li, leap] : {std::pair{abi::LeapIndicator::pre_pos, Leap::insert},
+                            std::pair{abi::LeapIndicator::pre_neg, Leap::remove}}) {
+      CAPTURE(hint);
+      CAPTURE(static_cast<int>(li));
+      Page p = good();
+      p.smearing_hint = abi::SmearingHint{static_cast<uint8_t>(hint)};
+      p.leap_indicator = li;
+      CHECK(assess(p).ok());
+      auto out = sample_at_counter_value(p);
+      REQUIRE(out.sample.has_value());
+      CHECK(out.sample->leap == leap);
+      CHECK(abi::name_or_undefined(p.smearing_hint) ==
+            (hint <= 2 ? std::string(abi::name(p.smearing_hint)) : "undefined(" + std::to_string(hint) + ")"));
+    }
+  }
+}
+
+TEST_CASE("validity: an undefined leap indicator is kept, shown as undefined, and gates nothing") {
+  for (unsigned raw : {6u, 9u, 255u}) {
+    CAPTURE(raw);
+    Page p = good();
+    p.leap_indicator = abi::LeapIndicator{static_cast<uint8_t>(raw)};
+    CHECK(static_cast<unsigned>(p.leap_indicator) == raw);
+    CHECK(abi::name_or_undefined(p.leap_indicator) == "undefined(" + std::to_string(raw) + ")");
+    CHECK(assess(p).ok());
+    auto out = sample_at_counter_value(p);
+    REQUIRE(out.sample.has_value());
+    // Nothing chrony could be told: no leap flag (see leap_of()).
+    CHECK(out.sample->leap == Leap::none);
+  }
+  // Undefined clock_status and time_type still refuse the page.
+  Page st = good();
+  st.clock_status = abi::ClockStatus{9};
+  CHECK(assess(st).reason == Unusable::status_invalid);
+  Page tt = good();
+  tt.time_type = abi::TimeType{9};
+  CHECK(assess(tt).reason == Unusable::time_type_invalid);
 }
 
 TEST_CASE("validity: a smearing hint without a leap is fine, STRICT with a leap is fine") {
@@ -141,11 +207,12 @@ TEST_CASE("validity: describe() names the values") {
   CHECK(contains(describe(Unusable::status_invalid, p), "5"));
   p.time_type = abi::TimeType{9};
   CHECK(contains(describe(Unusable::time_type_invalid, p), "9"));
-  p.smearing_hint = abi::SmearingHint::noon_linear;
-  p.leap_indicator = abi::LeapIndicator::pre_neg;
-  auto s = describe(Unusable::smearing_in_force, p);
-  CHECK(contains(s, "noon_linear"));
-  CHECK(contains(s, "pre_neg"));
+  p.counter_period_frac_sec = 12345;
+  p.counter_period_shift = 200;
+  auto s = describe(Unusable::no_period, p);
+  CHECK(contains(s, "12345"));
+  CHECK(contains(s, "200"));
+  CHECK(contains(s, "cannot advance"));
   CHECK(contains(describe(Unusable::no_counter, p), "disruption-only"));
 }
 
