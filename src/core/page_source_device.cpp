@@ -24,7 +24,9 @@ class DevicePageSource final : public PageSource {
   explicit DevicePageSource(std::string path) : PageSource(std::move(path)) {}
 
   Status open() {
-    fd_.reset(retry_eintr([&] { return ::open(path_.c_str(), O_RDONLY | O_CLOEXEC); }));
+    // O_NONBLOCK: a character device that is not a vmclock (a tty) must not
+    // hold open(); the vmclock driver ignores the flag.
+    fd_.reset(retry_eintr([&] { return ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY); }));
     if (!fd_) return make_error(Errc::no_input, fmt::format("{}: cannot open: {}", path_, std::strerror(errno)));
     // The driver maps exactly one kernel page, whatever the page's size.
     const long ps = ::sysconf(_SC_PAGESIZE);

@@ -11,6 +11,7 @@
 
 #include "abi.h"
 #include "fd.h"
+#include "file_kind.h"
 #include "page_source.h"
 
 namespace vmc {
@@ -21,13 +22,16 @@ class FilePageSource final : public PageSource {
   explicit FilePageSource(std::string path) : PageSource(std::move(path)) {}
 
   Status open() {
-    Fd fd(retry_eintr([&] { return ::open(path_.c_str(), O_RDONLY | O_CLOEXEC); }));
+    // O_NONBLOCK: a FIFO put at the path (after open_page_source() looked,
+    // or on a re-open after a rename) must not wait for a writer.
+    Fd fd(retry_eintr([&] { return ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY); }));
     if (!fd) return make_error(Errc::no_input, fmt::format("{}: cannot open: {}", path_, std::strerror(errno)));
     struct stat st{};
     if (::fstat(fd.get(), &st) != 0)
       return make_error(Errc::no_input, fmt::format("{}: cannot stat: {}", path_, std::strerror(errno)));
     if (!S_ISREG(st.st_mode))
-      return make_error(Errc::no_input, fmt::format("{}: not a regular file or a vmclock device", path_));
+      return make_error(Errc::no_input, fmt::format("{}: is {}: the page must be the vmclock device or a regular file",
+                                                    path_, file_kind(st.st_mode)));
     if (st.st_size < static_cast<off_t>(abi::kMinSize))
       return make_error(Errc::data, fmt::format("{}: {} bytes, shorter than the {}-byte vmclock structure",
                                                 path_, st.st_size, abi::kMinSize));
