@@ -7,9 +7,19 @@ namespace vmc::detail {
 thread_local sigjmp_buf* t_bus_jmp = nullptr;
 
 namespace {
-void on_sigbus(int sig, siginfo_t*, void*) {
+// What was installed before us: a fault that is not ours goes there, so
+// that libvmclock never takes an application's SIGBUS handling from it.
+struct sigaction g_previous{};
+
+void on_sigbus(int sig, siginfo_t* info, void* ctx) {
   if (t_bus_jmp) siglongjmp(*t_bus_jmp, 1);
-  // Not ours: die as SIGBUS would have made us.
+  if (g_previous.sa_flags & SA_SIGINFO) {
+    if (g_previous.sa_sigaction) return g_previous.sa_sigaction(sig, info, ctx);
+  } else if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN) {
+    return g_previous.sa_handler(sig);
+  }
+  // Default (an ignored SIGBUS from a fault kills as well): die as the
+  // fault would have made us.
   signal(sig, SIG_DFL);
   raise(sig);
 }
@@ -22,7 +32,7 @@ void install_bus_handler() {
     sa.sa_sigaction = on_sigbus;
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, nullptr);
+    sigaction(SIGBUS, &sa, &g_previous);
   });
 }
 

@@ -1,7 +1,13 @@
 #pragma once
 // A page file truncated under its mapping raises SIGBUS on the next read.
 // guarded_read() turns that into an error for the one read that hit it,
-// so that a truncated file never takes the daemon down.
+// so that a truncated file never takes the daemon, or an application
+// linking libvmclock, down. The handler is installed once, on the first
+// guarded read, and hands every SIGBUS that is not a guarded read's to
+// the handler installed before it (or to the default action): a library
+// must not take an application's signal handling from it. An application
+// that installs its own SIGBUS handler later replaces the guard; reads of
+// the vmclock device need none (it cannot be truncated).
 #include <csetjmp>
 #include <csignal>
 

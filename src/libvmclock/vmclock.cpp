@@ -22,6 +22,8 @@
 #include "abi.h"
 #include "bound_math.h"
 #include "bound_segment.h"
+#include "bus_guard.h"
+#include "file_kind.h"
 #include "counter.h"
 #include "fd.h"
 #include "page.h"
@@ -81,6 +83,9 @@ struct vmclock_handle {
   const volatile uint8_t* page = nullptr;
   size_t page_len = 0;
   const volatile bound::segment* segment = nullptr;
+  // A page file (not the device) can be truncated under its mapping: its
+  // reads are guarded (bus_guard.h), as the segment's always are.
+  bool page_guarded = false;
   Calibration cal;
   Marker last_marker;  // as of the previous answer
   bool have_last_marker = false;
@@ -153,9 +158,18 @@ struct vmclock_handle {
       // the guest respects.
       uint64_t counter = 0;
       const bool wants_counter = cal.bounded && !published_only;
-      bool fresh = wants_counter ? seqlock_window(page, cal.seq, [&] { counter = read_counter_unordered(); })
-                                 : seqlock_window(page, cal.seq, [] {});
-      if (!fresh) fresh = refresh(counter);
+      bool fresh = false;
+      auto read = [&] {
+        fresh = wants_counter ? seqlock_window(page, cal.seq, [&] { counter = read_counter_unordered(); })
+                              : seqlock_window(page, cal.seq, [] {});
+        if (!fresh) fresh = refresh(counter);
+      };
+      if (!page_guarded) {
+        read();
+      } else if (!guarded_read(read)) {
+        fresh = false;
+        cal.why = "page file shrank under its mapping (truncated?)";
+      }
       if (fresh && cal.header_ok) pm = &cal.marker;
       if (fresh && cal.bounded && !published_only) {
         if (answer_from_page(out, counter, rt)) return finish(out, pm);
@@ -200,8 +214,25 @@ struct vmclock_handle {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // try_read() fills every field before it is read
     bound::segment seg;
-    const SeqlockTries t = seqlock_retry([&](uint32_t& seen) { return bound::try_read(segment, seg, seen); }, kRetries);
-    if (t.failure != SeqlockFailure::none) { why = "segment is being rewritten without pause"; return false; }
+    SeqlockTries t{};
+    uint32_t magic = 0;
+    if (!guarded_read([&] {
+          t = seqlock_retry([&](uint32_t& seen) { return bound::try_read(segment, seg, seen); }, kRetries);
+          magic = segment->magic;
+        })) {
+      why = "segment file shrank under its mapping (truncated?)";
+      return false;
+    }
+    if (t.failure != SeqlockFailure::none) {
+      if (magic != bound::kMagic) {
+        // Never a vmclockd segment: its "seq_count" is whatever the file holds.
+        std::snprintf(why_buf, sizeof why_buf, "segment is not a vmclockd segment (magic %#x)", magic);
+        why = why_buf;
+      } else {
+        why = "segment is being rewritten without pause";
+      }
+      return false;
+    }
     const bound::segment* s = &seg;
     if (s->magic != bound::kMagic || s->version != bound::kVersion || s->size < sizeof(bound::segment)) {
       std::snprintf(why_buf, sizeof why_buf, "segment is not a version %u vmclockd segment (magic %#x, version %u)",
@@ -282,10 +313,14 @@ namespace {
 
 // 0, or a negative errno with g_open_error set.
 int map_page(vmclock_handle& c, const char* path) {
-  c.page_fd.reset(retry_eintr([&] { return ::open(path, O_RDONLY | O_CLOEXEC); }));
+  // O_NONBLOCK: a FIFO at the path must not hold the application in open().
+  c.page_fd.reset(retry_eintr([&] { return ::open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY); }));
   if (!c.page_fd) return fail_open(errno, "%s: cannot open: %s", path, std::strerror(errno));
   struct stat st;
   if (fstat(c.page_fd.get(), &st) != 0) return fail_open(errno, "%s: %s", path, std::strerror(errno));
+  if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+    return fail_open(ENODEV, "%s: is %s: the page must be the vmclock device or a regular file", path,
+                     file_kind(st.st_mode));
   if (S_ISREG(st.st_mode) && st.st_size < static_cast<off_t>(abi::kMinSize))
     return fail_open(EPROTO, "%s: %s", path, "too short for a vmclock page");
   // The device maps exactly one of the kernel's pages (64 KiB on some
@@ -299,13 +334,20 @@ int map_page(vmclock_handle& c, const char* path) {
   if (p == MAP_FAILED) return fail_open(errno, "%s: cannot map: %s", path, std::strerror(errno));
   c.page_map = Mapping(p, map_len);
   c.page = static_cast<const volatile uint8_t*>(p);
+  c.page_guarded = S_ISREG(st.st_mode);
   c.page_len = std::min(map_len, abi::kMaxPageBytes);
   uint8_t head[kHeaderBytes];
-  for (size_t i = 0; i < kHeaderBytes; ++i) head[i] = c.page[i];
+  if (!guarded_read([&] {
+        for (size_t i = 0; i < kHeaderBytes; ++i) head[i] = c.page[i];
+      }))
+    return fail_open(EIO, "%s: %s", path, "shrank under its mapping while being read");
   auto hdr = check_header(load_header(head), c.page_len);
   if (!hdr) return fail_open(EPROTO, "%s: %s", path, hdr.error().message.c_str());
   uint64_t counter;
-  if (c.refresh(counter) && c.cal.header_ok) {
+  bool fresh = false;
+  if (!guarded_read([&] { fresh = c.refresh(counter); }))
+    return fail_open(EIO, "%s: %s", path, "shrank under its mapping while being read");
+  if (fresh && c.cal.header_ok) {
     c.last_marker = c.cal.marker;
     c.have_last_marker = true;
   }
@@ -313,7 +355,7 @@ int map_page(vmclock_handle& c, const char* path) {
 }
 
 int map_segment(vmclock_handle& c, const char* path) {
-  c.segment_fd.reset(retry_eintr([&] { return ::open(path, O_RDONLY | O_CLOEXEC); }));
+  c.segment_fd.reset(retry_eintr([&] { return ::open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY); }));
   if (!c.segment_fd) return fail_open(errno, "%s: cannot open: %s", path, std::strerror(errno));
   struct stat st;
   if (fstat(c.segment_fd.get(), &st) != 0) return fail_open(errno, "%s: %s", path, std::strerror(errno));

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,8 +15,10 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <thread>
 
 #include "bound_segment.h"
+#include "clock.h"
 #include "real_counter.h"
 #include "vmclock/vmclock.h"
 #include "vmclock/vmclock.hpp"
@@ -367,4 +370,92 @@ TEST_CASE("vmclock_now() does not allocate, on the fast path or after a page cha
   CHECK(g_news.load() > before);
   vmclock_close(direct);
   vmclock_close(published);
+}
+
+namespace {
+
+// The file's 4096 bytes as they are now, to write back after a truncation.
+std::string image(const SharedFile& f) {
+  std::string b(4096, '\0');
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<char>(f.base[i]);
+  return b;
+}
+
+// A file's content put back at its path by writing a new file and renaming
+// it over (the writer's way), or in place after a truncation.
+void put_back(const std::string& path, const std::string& bytes, bool by_rename) {
+  const std::string target = by_rename ? path + ".new" : path;
+  int fd = ::open(target.c_str(), O_WRONLY | O_CREAT, 0644);
+  if (fd < 0 || ::pwrite(fd, bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size())) std::_Exit(10);
+  ::close(fd);
+  if (by_rename && ::rename(target.c_str(), path.c_str()) != 0) std::_Exit(11);
+}
+
+}  // namespace
+
+TEST_CASE("page and segment truncated and replaced under four threads: no signal, every answer a status") {
+  SharedFile page("page");
+  PageWriter w(page.base, 4096);
+  publish_calibrated(w, 37'500, abi::TimeType::utc, 0);
+  Segment seg;
+  seg.write(record(realtime_now().ns, 50'000));
+  const std::string page_bytes = image(page), seg_bytes = image(seg);
+  // In a child: a SIGBUS that reached it kills it, which the parent sees.
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // Two threads on a handle that reads the page first, two on one that
+    // reads only the segment.
+    vmclock_t* c = open_or_fail(page.path, seg.path);
+    vmclock_t* published = open_or_fail(page.path, seg.path, VMCLOCK_OPEN_PUBLISHED_ONLY);
+    std::atomic<bool> stop{false};
+    std::atomic<uint64_t> answers{0}, bad{0}, from_page{0}, from_segment{0};
+    auto reader = [&](vmclock_t* h) {
+      while (!stop.load(std::memory_order_relaxed)) {
+        vmclock_bound b;
+        if (vmclock_now(h, &b, sizeof b) != 0) ++bad;
+        const bool valid = b.status == VMCLOCK_SYNCHRONIZED || b.status == VMCLOCK_FREERUNNING ||
+                           b.status == VMCLOCK_DISRUPTED || b.status == VMCLOCK_UNKNOWN;
+        if (!valid) ++bad;
+        if (b.source == VMCLOCK_SOURCE_PAGE) ++from_page;
+        if (b.source == VMCLOCK_SOURCE_DAEMON) ++from_segment;
+        ++answers;
+      }
+    };
+    std::thread t[4] = {std::thread(reader, c), std::thread(reader, c), std::thread(reader, published),
+                        std::thread(reader, published)};
+    for (int i = 0; i < 300; ++i) {
+      const std::string& path = i % 2 ? seg.path : page.path;
+      const std::string& bytes = i % 2 ? seg_bytes : page_bytes;
+      if (::truncate(path.c_str(), i % 3 == 0 ? 0 : 50) != 0) std::_Exit(12);
+      std::this_thread::sleep_for(std::chrono::microseconds(300));
+      put_back(path, bytes, /*by_rename=*/i % 5 == 4);
+      std::this_thread::sleep_for(std::chrono::microseconds(300));
+    }
+    stop = true;
+    for (auto& th : t) th.join();
+    std::fprintf(stderr, "truncation storm: %llu answers (%llu from the page, %llu from the segment), %llu bad\n",
+                 static_cast<unsigned long long>(answers.load()), static_cast<unsigned long long>(from_page.load()),
+                 static_cast<unsigned long long>(from_segment.load()), static_cast<unsigned long long>(bad.load()));
+    vmclock_close(c);
+    vmclock_close(published);
+    std::_Exit(bad.load() == 0 && from_page.load() > 1000 && from_segment.load() > 1000 ? 0 : 3);
+  }
+  int st = 0;
+  REQUIRE(::waitpid(pid, &st, 0) == pid);
+  INFO("child: " << (WIFSIGNALED(st) ? "killed by signal " + std::to_string(WTERMSIG(st))
+                                     : "exit " + std::to_string(WEXITSTATUS(st))));
+  CHECK_FALSE(WIFSIGNALED(st));
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
+}
+
+TEST_CASE("vmclock_why on a segment file that is no vmclockd segment says so") {
+  SharedFile junk("junk-segment");
+  for (size_t i = 0; i < 4096; ++i) junk.base[i] = 0xff;  // its "seq" reads odd for ever
+  vmclock_t* c = open_or_fail("", junk.path);
+  auto b = now(c);
+  CHECK(b.status == VMCLOCK_UNKNOWN);
+  CHECK(std::string(vmclock_why(c)) == "segment is not a vmclockd segment (magic 0xffffffff)");
+  vmclock_close(c);
 }
