@@ -33,8 +33,12 @@ Result<PageFile> PageFile::create(const std::string& path, const Page& first) {
   // Readers are usually other users (chronyd, the daemon after dropping root).
   if (::fchmod(fd.get(), 0644) != 0) return fail("cannot chmod");
   const size_t len = file_bytes(first.size);
-  if (retry_eintr([&] { return ::ftruncate(fd.get(), static_cast<off_t>(len)); }) != 0)
-    return fail("cannot size");
+  // Every block allocated before the first store through the mapping: a
+  // sparse file on a full tmpfs raises SIGBUS there (it killed the sim).
+  if (int e = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(len)); e != 0) {
+    errno = e;
+    return fail(fmt::format("cannot allocate {} bytes for", len));
+  }
   void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   if (p == MAP_FAILED) return fail("cannot map");
   Mapping map(p, len);

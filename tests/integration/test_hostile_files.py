@@ -96,6 +96,21 @@ class HostileFiles(unittest.TestCase):
         code = stop_and_exit_code(vmc)
         self.assertEqual(code, 0, vmc.log())
 
+    def test_simulator_page_on_a_full_tmpfs(self):
+        mnt = self.d.join("sim")
+        os.mkdir(mnt)
+        ok, why = mount_tmpfs(mnt, "64k")
+        self.assertTrue(ok, f"cannot mount a tmpfs: {why}")
+        self.c.add(lambda: umount(mnt))
+        fill_fs(mnt)
+        r = subprocess.run([vmc_bin("vmclock-sim"), "--page", os.path.join(mnt, "page")], capture_output=True,
+                           text=True, timeout=20)
+        print(f"  vmclock-sim on a full tmpfs: exit {r.returncode}: {r.stderr.strip()}", flush=True)
+        self.assertGreater(r.returncode, 0, "killed by a signal (SIGBUS) instead of a clean refusal")
+        self.assertEqual(r.returncode, 74, r.stderr)  # EX_IOERR
+        self.assertIn("cannot allocate 4096 bytes for", r.stderr)
+        self.assertIn("No space left on device", r.stderr)
+
     # ------------------------------------------------------------ item 10
     def test_symlink_planted_at_the_status_temporary(self):
         victim = self.d.join("victim")
