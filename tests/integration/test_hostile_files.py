@@ -65,14 +65,18 @@ class HostileFiles(unittest.TestCase):
             vmc.start()
         return vmc, rec
 
-    # ------------------------------------------------------------ item 2
-    def test_bound_segment_on_a_full_tmpfs(self):
-        mnt = self.d.join("run")
+    def full_tmpfs(self, name):
+        """A 64 KiB tmpfs at <dir>/<name>, filled: (its path, the filler, bytes)."""
+        mnt = self.d.join(name)
         os.mkdir(mnt)
         ok, why = mount_tmpfs(mnt, "64k")
         self.assertTrue(ok, f"cannot mount a tmpfs: {why}")
         self.c.add(lambda: umount(mnt))
-        filler, n = fill_fs(mnt)
+        return (mnt, *fill_fs(mnt))
+
+    # ------------------------------------------------------------ item 2
+    def test_bound_segment_on_a_full_tmpfs(self):
+        mnt, filler, n = self.full_tmpfs("run")
         seg = os.path.join(mnt, "bound")
         sim = self.sim()
         vmc, rec = self.daemon({"bound": {"segment": seg}})
@@ -97,12 +101,7 @@ class HostileFiles(unittest.TestCase):
         self.assertEqual(code, 0, vmc.log())
 
     def test_simulator_page_on_a_full_tmpfs(self):
-        mnt = self.d.join("sim")
-        os.mkdir(mnt)
-        ok, why = mount_tmpfs(mnt, "64k")
-        self.assertTrue(ok, f"cannot mount a tmpfs: {why}")
-        self.c.add(lambda: umount(mnt))
-        fill_fs(mnt)
+        mnt, _, _ = self.full_tmpfs("sim")
         r = subprocess.run([vmc_bin("vmclock-sim"), "--page", os.path.join(mnt, "page")], capture_output=True,
                            text=True, timeout=20)
         print(f"  vmclock-sim on a full tmpfs: exit {r.returncode}: {r.stderr.strip()}", flush=True)
