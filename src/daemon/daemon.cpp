@@ -225,9 +225,9 @@ StatusView Daemon::view(const Now& c) const {
     v.page.seq_count = p.seq_count;
     v.page.disruption_marker = p.disruption_marker;
     v.page.vm_generation_counter = p.vm_generation_counter;
-    v.page.clock_status = std::string(abi::name(p.clock_status));
-    v.page.time_type = std::string(abi::name(p.time_type));
-    v.page.counter_id = std::string(abi::name(p.counter_id));
+    v.page.clock_status = abi::name_or_undefined(p.clock_status);
+    v.page.time_type = abi::name_or_undefined(p.time_type);
+    v.page.counter_id = abi::name_or_undefined(p.counter_id);
     v.page.leap_indicator = abi::name_or_undefined(p.leap_indicator);
     v.page.smearing_hint = abi::name_or_undefined(p.smearing_hint);
     v.page.flags = p.flags.raw;
