@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Files under the daemon that others made or that cannot be backed
-(issue 15 items 2, 5, 6, 10, 11), each from its reproduction, against the
+(issue 15 items 1, 2, 5, 6, 10, 11), each from its reproduction, against the
 real vmclockd and real files:
 
+- a refused reload (new sock, unbindable client_dir and ptp4l reply
+  socket): nothing half-applied, the old outputs keep working;
 - the bound segment on a full tmpfs: refused with one line (posix_fallocate
   fails), never a SIGBUS; the daemon keeps feeding its sink, and publishes
   once space is back (its 10 s retry);
@@ -21,6 +23,7 @@ Needs root (tmpfs, SysV segments, other users); skipped (77) otherwise.
 import ctypes
 import os
 import pwd
+import signal
 import stat
 import subprocess
 import sys
@@ -28,7 +31,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon_helpers import Cleanup, Sim, TempDir, Vmclockd, shm_unit, vmc_bin, wait_for  # noqa: E402
+from daemon_helpers import (Cleanup, Sim, SockCatcher, TempDir, Vmclockd, shm_unit, toml_text,  # noqa: E402
+                            vmc_bin, wait_for)
 from fault_helpers import LogMark, SockRecorder, fill_fs, mount_tmpfs, stop_and_exit_code, umount  # noqa: E402
 
 SKIP = int(os.environ.get("VMC_SKIP_CODE", "77"))
@@ -36,6 +40,10 @@ MS = 1_000_000
 SHM_KEY_BASE = 0x4E545030
 IPC_CREAT, IPC_RMID = 0o1000, 0
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+def fmt(lines):
+    return "\n".join("    " + l for l in lines)
 
 
 class HostileFiles(unittest.TestCase):
@@ -73,6 +81,71 @@ class HostileFiles(unittest.TestCase):
         self.assertTrue(ok, f"cannot mount a tmpfs: {why}")
         self.c.add(lambda: umount(mnt))
         return (mnt, *fill_fs(mnt))
+
+    # ------------------------------------------------------------ item 1
+    def test_refused_reload_changes_nothing(self):
+        """The reproduction: a new file that moves `sock` and has an
+        unbindable client_dir (and, with [ptp4l], an unbindable
+        client_address) is refused whole: samples keep going to the old
+        socket, the command client still sends the next disruption's reset
+        to the old command socket, the ptp4l feed is still there, and the
+        good file taken back with SIGHUP works."""
+        sim = self.sim()
+        old_sock, new_sock = SockCatcher(self.d.join("old.sock")), SockCatcher(self.d.join("new.sock"))
+        chronyd_cmd = SockCatcher(self.d.join("chronyd.sock"))  # a chronyd that never answers
+        for x in (old_sock, new_sock, chronyd_cmd):
+            self.c.add(x.close)
+        good = {"sampling": {"interval_ms": 100, "best_of": 2},
+                "chrony": {"sock": old_sock.path, "command_socket": chronyd_cmd.path, "client_dir": self.d.path},
+                "ptp4l": {"uds_address": self.d.join("ptp4l"), "client_address": self.d.join("pmc.sock")}}
+        vmc = Vmclockd(self.d.path, sim.page, good)
+        self.c.add(vmc.stop)
+        vmc.start()
+        wait_for(lambda: (s := vmc.status()) and s["state"] == "synced", 10, what="synced")
+        self.assertGreaterEqual(len(old_sock.collect(1.0)), 5)
+        ptp_before = vmc.status()["ptp4l"]
+        self.assertIsNotNone(ptp_before)
+        with open(vmc.config) as f:
+            good_text = f.read()
+
+        bad = {k: dict(v) for k, v in good.items()}
+        bad["chrony"].update({"sock": new_sock.path, "client_dir": "/nonexistent-vmc-dir"})
+        bad["ptp4l"]["client_address"] = "/nonexistent-vmc-dir/pmc.sock"
+        bad["source"] = {"page": sim.page}
+        bad["daemon"] = {"status_file": vmc.status_file, "user": ""}
+        bad["bound"] = vmc.sections["bound"]
+        vmc.write_config(toml_text(bad))
+        mark = LogMark(vmc)
+        vmc.proc.send_signal(signal.SIGHUP)
+        line = vmc.wait_log(r"config: reload failed, keeping the old configuration: .*", 5).group(0)
+        print(f"  refused: {line}", flush=True)
+        old_sock.collect(0.3)
+        to_old, to_new = old_sock.collect(1.5), new_sock.collect(0.1)
+        print(f"  after the refusal: {len(to_old)} samples to the old socket, {len(to_new)} to the new", flush=True)
+        self.assertGreaterEqual(len(to_old), 8, "samples stopped going to the old socket")
+        self.assertEqual(to_new, [], "samples went to the refused file's socket")
+        st = vmc.status()
+        self.assertEqual(st["settings"]["chrony.sock"], old_sock.path, st["settings"])
+        self.assertIsNotNone(st["ptp4l"], "the ptp4l feed was destroyed by a refused reload")
+
+        # The good file back (the old reproduction's "does not bring it
+        # back"): taken, and feeding as before.
+        vmc.write_config(good_text)
+        vmc.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: (s := vmc.status()) and s["config_reloads"] == 2, 5, what="the second reload")
+        old_sock.collect(0.3)
+        self.assertGreaterEqual(len(old_sock.collect(1.0)), 5, "not fed after the good file came back")
+        self.assertIsNotNone(vmc.status()["ptp4l"])
+
+        # The next disruption still resets chronyd through the first client
+        # (a chronyd that never answers: the reset is retried; samples wait).
+        chronyd_cmd.collect(0.1)
+        sim.migrate()
+        reqs = chronyd_cmd.collect(1.0)
+        print(f"  disruption after the refusal: {len(reqs)} request(s) at the old command socket", flush=True)
+        self.assertGreaterEqual(len(reqs), 1, "no reset sent: the command client is gone")
+        self.assertEqual(stop_and_exit_code(vmc), 0, vmc.log())
+        self.assertEqual(len([l for l in mark.lines() if "reload failed" in l]), 1, fmt(mark.lines()))
 
     # ------------------------------------------------------------ item 2
     def test_bound_segment_on_a_full_tmpfs(self):
