@@ -57,7 +57,6 @@ void sleep_until_mono(int64_t t) {
 
 using json = nlohmann::ordered_json;
 
-std::string name_or_number(std::string_view n, unsigned v) { return n.empty() ? fmt::format("unknown({})", v) : std::string(n); }
 
 class Sim {
  public:
@@ -230,11 +229,11 @@ json Sim::state(std::string_view event, std::optional<size_t> index) {
   j["type_shift_ns"] = truth_.type_shift_ns;
   j["marker"] = host_.marker;
   j["generation"] = host_.generation_present ? json(host_.generation) : json(nullptr);
-  j["status"] = name_or_number(abi::name(host_.status), static_cast<unsigned>(host_.status));
-  j["time_type"] = name_or_number(abi::name(host_.time_type), static_cast<unsigned>(host_.time_type));
-  j["counter_id"] = name_or_number(abi::name(host_.counter_id), static_cast<unsigned>(host_.counter_id));
-  j["leap"] = name_or_number(abi::name(host_.leap), static_cast<unsigned>(host_.leap));
-  j["smearing"] = name_or_number(abi::name(host_.smearing), static_cast<unsigned>(host_.smearing));
+  j["status"] = abi::name_or_undefined(host_.status);
+  j["time_type"] = abi::name_or_undefined(host_.time_type);
+  j["counter_id"] = abi::name_or_undefined(host_.counter_id);
+  j["leap"] = abi::name_or_undefined(host_.leap);
+  j["smearing"] = abi::name_or_undefined(host_.smearing);
   j["tai_offset"] = host_.tai_offset ? json(*host_.tai_offset) : json(nullptr);
   j["maxerror_ns"] = host_.maxerror_ns ? json(*host_.maxerror_ns) : json(nullptr);
   j["esterror_ns"] = host_.esterror_ns ? json(*host_.esterror_ns) : json(nullptr);

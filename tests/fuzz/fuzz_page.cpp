@@ -1,5 +1,5 @@
 // Page decoding and validity on arbitrary bytes: the first 8 bytes are a
-// counter reading, the rest (112..4096 bytes) the page. decode, assess
+// counter reading, the rest (104..65536 bytes: abi::kMaxPageBytes) the page. decode, assess
 // (native and foreign counter), time_at, sample_from, the JSON and text
 // dumps, and take_snapshot on a memory page holding the same bytes.
 #include <cstddef>
@@ -16,7 +16,7 @@
 using namespace vmc;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 8 + abi::kMinSize || size > 8 + abi::kPageBytes) return -1;
+  if (size < 8 + abi::kMinSize || size > 8 + abi::kMaxPageBytes) return -1;
   uint64_t counter;
   std::memcpy(&counter, data, 8);
   std::span<const uint8_t> bytes(data + 8, size - 8);
