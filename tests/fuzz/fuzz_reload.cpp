@@ -33,16 +33,18 @@ struct Same {
 };
 
 const std::string& dir() {
-  static const std::string d = [] {
+  // Never destroyed: the exit handler below still needs it after static
+  // destructors ran.
+  static const std::string* d = [] {
     // Under $TMPDIR: the smoke script points it at a scratch directory it
-    // removes, since libFuzzer may leave without running atexit handlers.
+    // removes, in case libFuzzer leaves without running exit handlers.
     const char* tmp = std::getenv("TMPDIR");
     std::string t = std::string(tmp && *tmp ? tmp : "/tmp") + "/vmc-fuzz-reload-XXXXXX";
     if (!::mkdtemp(t.data())) __builtin_trap();
     std::filesystem::create_directory(t + "/b");
-    return t;
+    return new std::string(t);
   }();
-  return d;
+  return *d;
 }
 
 Config base() {
