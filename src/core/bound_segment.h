@@ -45,6 +45,7 @@ inline constexpr size_t kFileBytes = 4096;
 inline constexpr uint32_t kFlagGeneration = 1u << 0;  // vm_generation is meaningful
 inline constexpr uint32_t kFlagFromChrony = 1u << 1;  // from chronyd's tracking, not from page samples
 inline constexpr uint32_t kFlagStopped = 1u << 2;     // the daemon stopped cleanly: nothing will follow
+inline constexpr uint32_t kFlagPageWatched = 1u << 3; // the daemon watches a page: its marker is live
 
 // vmclock.h's enum vmclock_status, for C++ code that does not include it.
 enum class Status : uint32_t { unknown = 0, synchronized = 1, freerunning = 2, disrupted = 3 };
@@ -59,6 +60,7 @@ struct Record {
   uint32_t max_drift_ppb = 0;
   bool from_chrony = false;
   bool stopped = false;
+  bool page_watched = false;  // ClockBound's clients then check the page's marker themselves
   int64_t stale_after_ns = 0;
   int64_t void_after_ns = 0;
   bool operator==(const Record&) const = default;
@@ -97,6 +99,7 @@ inline Record to_record(const segment& s) {
   r.max_drift_ppb = s.max_drift_ppb;
   r.from_chrony = (s.flags & kFlagFromChrony) != 0;
   r.stopped = (s.flags & kFlagStopped) != 0;
+  r.page_watched = (s.flags & kFlagPageWatched) != 0;
   r.stale_after_ns = s.stale_after_ns;
   r.void_after_ns = s.void_after_ns;
   return r;

@@ -4,47 +4,88 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "clock.h"
+#include "bound_publisher.h"
+#include "clockbound_publisher.h"
+#include "logging.h"
 
 namespace vmc {
 
 void BoundOutlet::tick(int64_t mono_ns, int64_t real_ns, const std::optional<Page>& last_page) {
-  if (!feed_) open(mono_ns, real_ns, last_page);
-  if (feed_ && tracking_ && feed_->wants_tracking() && mono_ns >= next_tracking_ns_) read_tracking(mono_ns);
+  if (mono_ns >= next_open_ns_) open(mono_ns, real_ns, last_page);
+  if (!feed_) return;
+  if (tracking_ && feed_->wants_tracking() && mono_ns >= next_tracking_ns_) read_tracking(mono_ns);
+  for (const auto& s : feed_->segments())
+    if (mono_ns >= s->next_due()) s->tick(mono_ns);
 }
 
 int64_t BoundOutlet::next_due() const {
-  if (cfg_.bound.segment.empty()) return std::numeric_limits<int64_t>::max();
-  if (!feed_) return next_open_ns_;
-  if (tracking_ && feed_->wants_tracking()) return next_tracking_ns_;
-  return std::numeric_limits<int64_t>::max();
+  int64_t next = std::numeric_limits<int64_t>::max();
+  if (!configured()) return next;
+  if ((!cfg_.bound.segment.empty() && !bound_open_) || (!cfg_.clockbound.segment.empty() && !clockbound_open_))
+    next = next_open_ns_;
+  if (!feed_) return next;
+  if (tracking_ && feed_->wants_tracking()) next = std::min(next, next_tracking_ns_);
+  for (const auto& s : feed_->segments()) next = std::min(next, s->next_due());
+  return next;
+}
+
+std::vector<std::string> BoundOutlet::files_made() const {
+  std::vector<std::string> out = made_;
+  if (feed_)
+    for (const auto& s : feed_->segments()) out.push_back(s->path());
+  return out;
+}
+
+bool BoundOutlet::open_tracking() {
+  if (cfg_.chrony.command_socket.empty() || cfg_.bound.source == "page") return true;
+  auto cl = chrony::CmdClient::open(chrony_cmd_options(cfg_.chrony));
+  if (!cl) {
+    incidents_.fail("bound", "open", cl.error().message + "; no bound from chronyd's tracking");
+    return false;
+  }
+  tracking_ = std::move(*cl);
+  return true;
 }
 
 void BoundOutlet::open(int64_t mono_ns, int64_t real_ns, const std::optional<Page>& last_page) {
-  if (cfg_.bound.segment.empty() || mono_ns < next_open_ns_) return;
+  const bool want_bound = !cfg_.bound.segment.empty() && !bound_open_;
+  const bool want_cb = !cfg_.clockbound.segment.empty() && !clockbound_open_;
+  if (!want_bound && !want_cb) return;
   next_open_ns_ = mono_ns + kRetryNs;
-  auto b = BoundFeed::create(cfg_);
-  if (!b) {
-    incidents_.fail("bound", "open", b.error().message + "; libvmclock readers get no published bound");
-    return;
+  if (!feed_) {
+    if (!open_tracking()) return;
+    feed_ = std::make_unique<BoundFeed>(cfg_.bound);
+    if (last_page) feed_->on_page(*last_page, real_ns);
+    next_tracking_ns_ = 0;
   }
-  std::unique_ptr<chrony::CmdClient> tracking;
-  if (!cfg_.chrony.command_socket.empty() && cfg_.bound.source != "page") {
-    auto cl = chrony::CmdClient::open(chrony_cmd_options(cfg_.chrony));
-    if (!cl) {
-      incidents_.fail("bound", "open", cl.error().message + "; no bound from chronyd's tracking");
-      return;
+  if (want_bound) {
+    if (auto p = BoundPublisher::open(cfg_.bound.segment); !p) {
+      incidents_.fail("bound", "open", p.error().message + "; libvmclock readers get no published bound");
+    } else {
+      incidents_.recover("bound", "open", fmt::format("publishing the bound in {}", cfg_.bound.segment));
+      log::info("bound", fmt::format("publishing the bound for libvmclock in {} (source {})", cfg_.bound.segment,
+                                     cfg_.bound.source));
+      feed_->attach(std::move(*p));
+      bound_open_ = true;
     }
-    tracking = std::move(*cl);
   }
-  incidents_.recover("bound", "open", fmt::format("publishing the bound in {}", cfg_.bound.segment));
-  feed_ = std::move(*b);
-  tracking_ = std::move(tracking);
-  if (last_page) feed_->on_page(*last_page, real_ns);
-  next_tracking_ns_ = 0;
+  if (want_cb) {
+    if (auto p = ClockBoundPublisher::open(cfg_.clockbound.segment, mono_ns); !p) {
+      incidents_.fail("clockbound", "clockbound-open", p.error().message);
+      clockbound_why_ = p.error().message;
+    } else {
+      incidents_.recover("clockbound", "clockbound-open",
+                         fmt::format("{}: the ClockBound segment opened", cfg_.clockbound.segment));
+      if (!(*p)->made_directory().empty()) made_.push_back((*p)->made_directory());
+      feed_->attach(std::move(*p));
+      clockbound_open_ = true;
+    }
+  }
 }
 
 void BoundOutlet::read_tracking(int64_t mono_ns) {
@@ -71,7 +112,10 @@ void BoundOutlet::read_tracking(int64_t mono_ns) {
 
 std::optional<BoundView> BoundOutlet::view() const {
   if (!feed_) return std::nullopt;
-  return feed_->view();
+  BoundView v = feed_->view();
+  if (!cfg_.clockbound.segment.empty() && !clockbound_open_)
+    v.clockbound = PublishedView{cfg_.clockbound.segment, "not open: " + clockbound_why_};
+  return v;
 }
 
 }  // namespace vmc

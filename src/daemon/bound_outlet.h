@@ -1,12 +1,16 @@
 #pragma once
-// The published bound's plumbing: opens the segment (not fatal when it
-// fails: chrony and ptp4l are fed all the same, and the directory may
-// appear later; retried every kRetryNs), owns the command client that
+// The published bound's plumbing: opens the segments, vmclockd's own and
+// ClockBound's (not fatal when one fails: chrony and ptp4l are fed all the
+// same, and the directory may appear later; retried every kRetryNs, but a
+// ClockBound segment another writer owns is left to it), owns the command
+// client that
 // reads chronyd's TRACKING for it (its own socket, so a TRACKING never
 // waits behind a reset), and asks for TRACKING when due.
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "chrony_cmd.h"
 #include "config.h"
@@ -23,25 +27,35 @@ class BoundOutlet {
 
   explicit BoundOutlet(Config cfg) : cfg_(std::move(cfg)) {}
   // The sections it is built from: a reload replaces it when they change.
-  static bool same_sections(const Config& a, const Config& b) { return a.bound == b.bound && a.chrony == b.chrony; }
+  static bool same_sections(const Config& a, const Config& b) {
+    return a.bound == b.bound && a.clockbound == b.clockbound && a.chrony == b.chrony;
+  }
 
-  // Opens the segment when due; reads TRACKING when due. `last_page`: the
-  // latest consistent snapshot, given to a newly opened feed.
+  // Opens the segments when due; reads TRACKING when due; lets the
+  // segments rewrite. `last_page`: the latest consistent snapshot, given
+  // to a newly made feed.
   void tick(int64_t mono_ns, int64_t real_ns, const std::optional<Page>& last_page);
-  // Null until the segment is open.
+  // Null until a segment is open.
   BoundFeed* feed() { return feed_.get(); }
   bool is_open() const { return feed_ != nullptr; }
+  // The files (and directories) it created, for the privilege hand-over.
+  std::vector<std::string> files_made() const;
   int64_t next_due() const;
   std::optional<BoundView> view() const;
 
  private:
   void open(int64_t mono_ns, int64_t real_ns, const std::optional<Page>& last_page);
+  bool open_tracking();
   void read_tracking(int64_t mono_ns);
+  bool configured() const { return !cfg_.bound.segment.empty() || !cfg_.clockbound.segment.empty(); }
 
   Config cfg_;
   std::unique_ptr<BoundFeed> feed_;
   std::unique_ptr<chrony::CmdClient> tracking_;
   int64_t next_open_ns_ = 0;
+  bool bound_open_ = false, clockbound_open_ = false;
+  std::vector<std::string> made_;
+  std::string clockbound_why_;  // why the ClockBound segment is not open
   int64_t next_tracking_ns_ = 0;
   log::Incidents incidents_;
 };

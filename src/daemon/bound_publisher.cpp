@@ -87,7 +87,7 @@ void BoundPublisher::publish(const bound::Record& r) {
   seg_->bound_ns = r.bound_ns;
   seg_->max_drift_ppb = r.max_drift_ppb;
   seg_->flags = (r.vm_generation ? bound::kFlagGeneration : 0) | (r.from_chrony ? bound::kFlagFromChrony : 0) |
-                (r.stopped ? bound::kFlagStopped : 0);
+                (r.stopped ? bound::kFlagStopped : 0) | (r.page_watched ? bound::kFlagPageWatched : 0);
   seg_->stale_after_ns = r.stale_after_ns;
   seg_->void_after_ns = r.void_after_ns;
   __atomic_store_n(seqp, s, __ATOMIC_RELEASE);

@@ -6,11 +6,12 @@
 
 #include "bound_segment.h"
 #include "fd.h"
+#include "published_segment.h"
 #include "result.h"
 
 namespace vmc {
 
-class BoundPublisher {
+class BoundPublisher final : public PublishedSegment {
  public:
   // Reuses an existing file in place (readers keep their mapping across
   // daemon restarts, and the seq_count continues); creates it 0644
@@ -18,9 +19,10 @@ class BoundPublisher {
   // is an error here, never a SIGBUS later); replaces a file this user
   // cannot write. Errc::io names the path and the reason.
   static Result<std::unique_ptr<BoundPublisher>> open(const std::string& path);
-  void publish(const bound::Record& r);
+  Kind kind() const override { return Kind::libvmclock; }
+  void publish(const bound::Record& r) override;
   const bound::Record& last() const { return last_; }
-  const std::string& path() const { return path_; }
+  const std::string& path() const override { return path_; }
 
  private:
   BoundPublisher(std::string path, Fd fd, Mapping map);

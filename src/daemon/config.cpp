@@ -92,6 +92,7 @@ using Smp = SamplingSection;
 using Chr = ChronySection;
 using Dmn = DaemonSection;
 using Bnd = BoundSection;
+using Cbd = ClockBoundSection;
 using Ptp = Ptp4lSection;
 namespace pb = ptp::bounds;
 
@@ -139,6 +140,9 @@ const Option kOptions[] = {
      "readers report UNKNOWN when the bound is older than this"},
     {"bound", "tracking_interval_ms", integer<&C::bound, &Bnd::tracking_interval_ms>({100, 3'600'000}),
      "how often chronyd's tracking is read when the bound comes from chrony"},
+    {"clockbound", "segment", string<&C::clockbound, &Cbd::segment>(absolute_path_or_empty),
+     "AWS ClockBound's shared-memory segment (v2), for ClockBound's clients; empty for none "
+     "(ClockBound's clients read /var/run/clockbound/shm0)"},
     // [ptp4l]: the bounds are the plugin's (ptp_options.h), which checks them again.
     {"ptp4l", "uds_address", string<&C::ptp4l, &Ptp::uds_address>(absolute_path), "ptp4l's management socket"},
     {"ptp4l", "time_source", string<&C::ptp4l, &Ptp::time_source>(time_source),
@@ -276,10 +280,10 @@ Result<Config> parse_config(std::string_view text, const std::string& name) {
                                   at ? where(name, *at) : name, c.bound.stale_after_ms, c.bound.void_after_s));
   }
   if (c.chrony.shm_unit < 0 && c.chrony.sock.empty() && c.chrony.command_socket.empty() && !c.ptp4l &&
-      c.bound.segment.empty())
+      c.bound.segment.empty() && c.clockbound.segment.empty())
     return make_error(Errc::config,
                       fmt::format("{}: nothing to feed: set chrony.shm_unit, chrony.sock, chrony.command_socket, "
-                                  "bound.segment or a [ptp4l] section",
+                                  "bound.segment, clockbound.segment or a [ptp4l] section",
                                   name));
   return c;
 }

@@ -64,6 +64,14 @@ struct BoundSection {
   bool operator==(const BoundSection&) const = default;
 };
 
+// AWS ClockBound's v2 segment, for ClockBound's clients. Off unless asked
+// for (the packages ask for it): a by-hand run must not take over a path
+// another daemon may own.
+struct ClockBoundSection {
+  std::string segment;  // empty: not published; ClockBound's clients read /var/run/clockbound/shm0
+  bool operator==(const ClockBoundSection&) const = default;
+};
+
 // [ptp4l] as the file writes it (names, ms, int64_t); ptp4l_options()
 // (config_ptp4l.h) turns it into the plugin's ptp::Ptp4lOptions. The plugin
 // owns what these default to, so each is taken from it.
@@ -91,6 +99,7 @@ struct Config {
   ChronySection chrony;
   DaemonSection daemon;
   BoundSection bound;
+  ClockBoundSection clockbound;
   std::optional<Ptp4lSection> ptp4l;  // present iff the file has [ptp4l]
   std::string origin = "built-in defaults";  // where it came from, for logs
   bool operator==(const Config&) const = default;

@@ -54,7 +54,7 @@ Status Daemon::setup() {
 }
 
 std::vector<std::string> Daemon::files_made() const {
-  if (bound_ && bound_->is_open()) return {cfg_.bound.segment};
+  if (bound_) return bound_->files_made();
   return {};
 }
 

@@ -11,19 +11,21 @@
 
 namespace vmc {
 
-Result<std::unique_ptr<BoundFeed>> BoundFeed::create(const Config& cfg) {
-  auto p = BoundPublisher::open(cfg.bound.segment);
-  if (!p) return p.error();
-  log::info("bound", fmt::format("publishing the bound for libvmclock in {} (source {})", cfg.bound.segment,
-                                 cfg.bound.source));
-  return std::unique_ptr<BoundFeed>(new BoundFeed(cfg.bound, std::move(*p)));
-}
-
 BoundFeed::~BoundFeed() {
-  bound::Record r = base(pub_->last().as_of_ns);
+  bound::Record r = base(last_.as_of_ns);
   r.status = bound::Status::unknown;
   r.stopped = true;
-  pub_->publish(r);
+  put(r);
+}
+
+void BoundFeed::attach(std::unique_ptr<PublishedSegment> seg) {
+  seg->publish(last_);
+  segments_.push_back(std::move(seg));
+}
+
+void BoundFeed::put(const bound::Record& r) {
+  last_ = r;
+  for (auto& s : segments_) s->publish(r);
 }
 
 bool BoundFeed::from_chrony() const {
@@ -41,6 +43,7 @@ bound::Record BoundFeed::base(int64_t as_of_ns) const {
   r.as_of_ns = as_of_ns;
   r.max_drift_ppb = static_cast<uint32_t>(cfg_.max_drift_ppb);
   r.from_chrony = from_chrony();
+  r.page_watched = page_seen_;
   r.stale_after_ns = cfg_.stale_after_ms * 1'000'000;
   r.void_after_ns = cfg_.void_after_s * 1'000'000'000;
   return r;
@@ -54,7 +57,7 @@ void BoundFeed::publish(bound::Status st, uint64_t bound_ns, int64_t as_of_ns, s
   r.max_drift_ppb = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{r.max_drift_ppb} + extra_drift_ppb, 1'000'000'000));
   r.status = st;
   r.bound_ns = st == bound::Status::synchronized || st == bound::Status::freerunning ? bound_ns : 0;
-  pub_->publish(r);
+  put(r);
   why_ = std::move(why);
 }
 
@@ -62,6 +65,7 @@ void BoundFeed::on_page(const Page& page, int64_t real_ns) {
   (void)real_ns;
   // A counter the page calibrates: the page is the better source.
   page_has_time_ = assess(page).reason != Unusable::no_counter;
+  page_seen_ = true;
   marker_ = page.disruption_marker;
   generation_ = page.vm_generation_counter;
 }
@@ -131,10 +135,13 @@ void BoundFeed::on_tracking_failed(const std::string& why, int64_t real_ns) {
 }
 
 BoundView BoundFeed::view() const {
-  const auto& r = pub_->last();
+  const auto& r = last_;
   static constexpr const char* kNames[] = {"unknown", "synchronized", "freerunning", "disrupted"};
   BoundView v;
-  v.segment = pub_->path();
+  for (const auto& s : segments_) {
+    if (s->kind() == PublishedSegment::Kind::clockbound) v.clockbound = PublishedView{s->path(), s->state()};
+    else v.segment = s->path();
+  }
   v.source = from_chrony() ? "chrony" : "page";
   v.status = kNames[static_cast<uint32_t>(r.status) & 3u];
   v.bound_ns = r.bound_ns;

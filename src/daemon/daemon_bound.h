@@ -1,5 +1,6 @@
 #pragma once
-// What vmclockd publishes for libvmclock (bound_segment.h): the bound on
+// What vmclockd publishes for libvmclock (bound_segment.h) and for AWS
+// ClockBound's clients (clockbound_segment.h): the bound on
 // the system clock's error, from the daemon's own page samples (|offset|
 // + maxerror) or, when the page carries no time, from chronyd's tracking
 // (root delay/2 + root dispersion + |current correction|, as AWS
@@ -9,9 +10,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
-
-#include "bound_publisher.h"
+#include "published_segment.h"
 #include "config.h"
 #include "page.h"
 #include "cross_timestamp.h"
@@ -31,8 +32,13 @@ struct TrackingView {
 
 class BoundFeed {
  public:
-  static Result<std::unique_ptr<BoundFeed>> create(const Config& cfg);
+  explicit BoundFeed(const BoundSection& cfg) : cfg_(cfg) {}
   ~BoundFeed();  // publishes "stopped"
+
+  // A segment that opened: it gets the latest record at once, and every
+  // one after.
+  void attach(std::unique_ptr<PublishedSegment> seg);
+  const std::vector<std::unique_ptr<PublishedSegment>>& segments() const { return segments_; }
 
   // From the daemon's loop. `page` is the latest consistent snapshot.
   void on_page(const Page& page, int64_t real_ns);
@@ -49,15 +55,17 @@ class BoundFeed {
   BoundView view() const;
 
  private:
-  BoundFeed(const BoundSection& cfg, std::unique_ptr<BoundPublisher> pub) : cfg_(cfg), pub_(std::move(pub)) {}
   bool from_chrony() const;
+  void put(const bound::Record& r);
   // age_ns: how old as_of already is when published (chronyd's last update).
   void publish(bound::Status st, uint64_t bound_ns, int64_t as_of_ns, std::string why, uint32_t extra_drift_ppb = 0,
                int64_t age_ns = 0);
   bound::Record base(int64_t as_of_ns) const;
 
   BoundSection cfg_;
-  std::unique_ptr<BoundPublisher> pub_;
+  std::vector<std::unique_ptr<PublishedSegment>> segments_;
+  bound::Record last_;  // nothing vouched for until the first publish
+  bool page_seen_ = false;
   uint64_t marker_ = 0;
   std::optional<uint64_t> generation_;
   bool page_has_time_ = false;

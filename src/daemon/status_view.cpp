@@ -66,6 +66,11 @@ template <class V, class F> void fields(V& v, F&& f) requires std::same_as<std::
   f("last_error", v.last_error);
 }
 
+template <class V, class F> void fields(V& v, F&& f) requires std::same_as<std::remove_const_t<V>, PublishedView> {
+  f("segment", v.segment);
+  f("state", v.state);
+}
+
 template <class V, class F> void fields(V& v, F&& f) requires std::same_as<std::remove_const_t<V>, BoundView> {
   f("segment", v.segment);
   f("source", v.source);
@@ -75,6 +80,7 @@ template <class V, class F> void fields(V& v, F&& f) requires std::same_as<std::
   f("as_of_ns", v.as_of_ns);
   f("disruption_marker", v.disruption_marker);
   f("why", v.why);
+  f("clockbound", v.clockbound);
 }
 
 // The counters sit at the top level of the file, beside the state.

@@ -91,8 +91,15 @@ struct SinkView {
   bool operator==(const SinkView&) const = default;
 };
 
-struct BoundView {
+// A segment the bound is published in besides vmclockd's own.
+struct PublishedView {
   std::string segment;
+  std::string state;  // "publishing", or why not
+  bool operator==(const PublishedView&) const = default;
+};
+
+struct BoundView {
+  std::string segment;  // vmclockd's own; empty when it is not published
   std::string source;  // "page" or "chrony"
   std::string status;  // "unknown", "synchronized", "freerunning", "disrupted"
   uint64_t bound_ns = 0;
@@ -100,6 +107,7 @@ struct BoundView {
   int64_t as_of_ns = 0;
   uint64_t disruption_marker = 0;
   std::optional<std::string> why;
+  std::optional<PublishedView> clockbound;  // AWS ClockBound's segment, when configured
   bool operator==(const BoundView&) const = default;
 };
 
