@@ -228,6 +228,13 @@ int main(int argc, char** argv) {
   boundc->add_option("--count", bound_count, "answers to print, 0 for until interrupted")->check(CLI::NonNegativeNumber)->capture_default_str();
   boundc->add_option("--interval-ms", interval_ms, "time between answers")->check(CLI::Range(1, 60000));
   boundc->add_flag("--json", as_json, "JSON output, one object per answer");
+  auto* waitsync = app.add_subcommand("waitsync", "wait until libvmclock's answer is SYNCHRONIZED within a bound "
+                                                  "(exit 0; 75 on timeout)");
+  vmc::cli::WaitSyncOptions wo;
+  waitsync->add_option("--segment", wo.segment, "the bound vmclockd publishes (\"\" for none)")->default_val(segment)->capture_default_str();
+  waitsync->add_option("--timeout", wo.timeout_s, "give up after S seconds (0: wait forever)")->check(CLI::Range(0.0, 1e9))->capture_default_str();
+  waitsync->add_option("--max-bound", wo.max_bound_ns, "the widest bound that counts, in ns")->check(CLI::Range(uint64_t{1}, uint64_t{INT64_MAX}))->capture_default_str();
+  waitsync->add_flag("--json", as_json, "JSON output: one object when done");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -242,6 +249,11 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
 
   if (*boundc) return vmc::cli::cmd_bound(page, segment, as_json, bound_count, interval_ms);
+  if (*waitsync) {
+    wo.page = page;
+    wo.as_json = as_json;
+    return vmc::cli::cmd_waitsync(wo);
+  }
   auto src = open_source(page);
   if (!src) return fail(src.error());
   if (*dump) return cmd_dump(**src, as_json);
