@@ -61,6 +61,7 @@ std::set<std::string> differing(const Config& a, const Config& b) {
   if (a.chrony != b.chrony) s.insert("chrony");
   if (a.daemon != b.daemon) s.insert("daemon");
   if (a.bound != b.bound) s.insert("bound");
+  if (a.clockbound != b.clockbound) s.insert("clockbound");
   if (a.ptp4l != b.ptp4l) s.insert("ptp4l");
   return s;
 }

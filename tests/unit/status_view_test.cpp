@@ -36,7 +36,8 @@ StatusView full() {
              SinkView{.name = "shm", .ok = false, .state = "waiting for chronyd", .failed = 1, .last_error = "x"}};
   v.ptp4l = json{{"class", 6}};
   v.bound = BoundView{.segment = "/run/vmclockd/bound", .source = "page", .status = "disrupted", .bound_ns = 0,
-                      .max_drift_ppb = 15000, .as_of_ns = 5, .disruption_marker = 2, .why = "waiting"};
+                      .max_drift_ppb = 15000, .as_of_ns = 5, .disruption_marker = 2, .why = "waiting",
+                      .clockbound = PublishedView{"/run/clockbound/shm0", "publishing"}};
   return v;
 }
 
