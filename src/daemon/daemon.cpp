@@ -175,6 +175,12 @@ void Daemon::sample_tick(const Now& c) {
       return;
     case Refusal::reset_pending:
       return;  // still disrupted: chronyd keeps stale samples until the reset
+    case Refusal::page_has_no_time:
+      // Not a refusal to count four times a second: the page never has time.
+      usable_.reset();
+      if (auto* b = bound_->feed()) b->on_no_sample(d.why, c.real.ns);
+      set_state(DaemonState::watching, d.why);
+      return;
     default:
       break;
   }
@@ -251,7 +257,8 @@ StatusView Daemon::view(const Now& c) const {
     auto h = s->health();
     v.sinks.push_back(SinkView{.name = std::string(s->name()),
                                .ok = h.ok,
-                               .state = h.state,
+                               // chronyd's absence is no news while there is nothing to send it.
+                               .state = state_ == DaemonState::watching ? "idle (page has no time)" : h.state,
                                .published = h.published,
                                .failed = h.failed,
                                .last_error = h.last_error});

@@ -7,15 +7,19 @@
 
 namespace vmc {
 
-enum class DaemonState { starting, synced, no_data, disrupted, paused };
+// watching: the page publishes no time (a disruption-only device:
+// Firecracker, QEMU, some EC2 pages): nothing to send, the marker watched
+// and disruptions handled, which is all such a page offers.
+enum class DaemonState { starting, synced, watching, no_data, disrupted, paused };
 
-inline constexpr std::array kAllDaemonStates{DaemonState::starting, DaemonState::synced, DaemonState::no_data,
+inline constexpr std::array kAllDaemonStates{DaemonState::starting, DaemonState::synced, DaemonState::watching, DaemonState::no_data,
                                              DaemonState::disrupted, DaemonState::paused};
 
 constexpr std::string_view name(DaemonState s) {
   switch (s) {
     case DaemonState::starting: return "starting";
     case DaemonState::synced: return "synced";
+    case DaemonState::watching: return "watching";
     case DaemonState::no_data: return "no-data";
     case DaemonState::disrupted: return "disrupted";
     case DaemonState::paused: return "paused";

@@ -17,6 +17,11 @@ GateDecision gate(const GateInput& in) {
     return d;
   }
   const auto& out = in.outcome;
+  if (!out.sample && out.validity.disruption_only()) {
+    d.refusal = Refusal::page_has_no_time;
+    d.why = out.why_not;
+    return d;
+  }
   if (!out.sample) {
     d.refusal = Refusal::no_time;
     d.why = out.why_not;

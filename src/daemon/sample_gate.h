@@ -13,6 +13,7 @@ enum class Refusal {
   none,
   paused,             // the page announced disruption_imminent: nothing is sent until the marker settles
   reset_pending,      // chronyd has not dropped its stale samples yet
+  page_has_no_time,   // a disruption-only page: no counter, nothing to send, nothing wrong
   no_time,            // the page cannot vouch for a time (validity, arithmetic)
   across_disruption,  // the marker changed between the snapshot and the tracker's view
   over_max_error,     // usable, but its maxerror is over [sampling] max_error_ns

@@ -54,13 +54,20 @@ class DaemonFirecracker(unittest.TestCase):
         ch = Chronyd([], tag="fc")
         self.c.add(ch.cleanup)
         ch.start()
-        vmc = Vmclockd(d.path, page, {"chrony": {"command_socket": ch.sock}})
+        # A SOCK sink nobody binds: there is nothing to send it, so it is idle.
+        vmc = Vmclockd(d.path, page, {"chrony": {"command_socket": ch.sock, "sock": d.join("nobody.sock")}})
         self.c.add(vmc.stop)
         vmc.start()
         st = wait_for(lambda: (s := vmc.status()) and s["page"].get("disruption_marker") == 1 and s, 5,
                       what="vmclockd to read the page")
-        self.assertEqual((st["state"], st["disruptions_seen"], st["resets_sent"]), ("no-data", 0, 0), st)
+        self.assertEqual((st["state"], st["disruptions_seen"], st["resets_sent"]), ("watching", 0, 0), st)
         self.assertIn("disruption-only", st["reason"])
+        # A page that never has time is no refusal to count every tick, and
+        # no sink waits for chronyd.
+        time.sleep(1.2)
+        st = vmc.status()
+        self.assertEqual(st["samples_refused"], 0, st)
+        self.assertEqual([s["state"] for s in st["sinks"]], ["idle (page has no time)"], st)
         fd = os.open(page, os.O_RDWR)
         self.c.add(lambda: os.close(fd))
         self.assertEqual(read_fields(fd), (2, 1, 1))
