@@ -220,21 +220,22 @@ static int ntruths;
 static long sim_pos;
 static const char* sim_path;
 
-static int json_num(const char* line, const char* key, double* out) {
+/* Where the value of "key" starts in a JSON line, or NULL. */
+static const char* json_value(const char* line, const char* key) {
   char k[64];
   snprintf(k, sizeof k, "\"%s\":", key);
   const char* p = strstr(line, k);
-  if (!p) return 0;
-  *out = strtod(p + strlen(k), NULL);
-  return 1;
+  return p ? p + strlen(k) : NULL;
+}
+static int json_num(const char* line, const char* key, double* out) {
+  const char* v = json_value(line, key);
+  if (v) *out = strtod(v, NULL);
+  return v != NULL;
 }
 static int json_i64(const char* line, const char* key, int64_t* out) {
-  char k[64];
-  snprintf(k, sizeof k, "\"%s\":", key);
-  const char* p = strstr(line, k);
-  if (!p) return 0;
-  *out = strtoll(p + strlen(k), NULL, 10);
-  return 1;
+  const char* v = json_value(line, key);
+  if (v) *out = strtoll(v, NULL, 10);
+  return v != NULL;
 }
 static void sim_poll(void) {
   FILE* f = fopen(sim_path, "r");
