@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "commands.h"
 #include "device_presence.h"
+#include "status_liveness.h"
 #include "status_view.h"
 #include "vmclock/vmclock.h"
 
@@ -18,24 +19,6 @@ using nlohmann::json;
 
 namespace {
 template <class T> std::string or_dash(const std::optional<T>& v) { return v ? fmt::format("{}", *v) : "-"; }
-
-// A status left behind by a daemon that died, was stopped or hangs must not
-// read as healthy: the writer must still run and still rewrite the file.
-constexpr int64_t kStaleAfterNs = 5 * kStatusRefreshNs;
-
-std::optional<std::string> not_live(const StatusView& v) {
-  std::string comm;
-  if (v.pid > 0) {
-    std::ifstream f(fmt::format("/proc/{}/comm", v.pid));
-    std::getline(f, comm);
-  }
-  if (comm != "vmclockd") return fmt::format("vmclockd (pid {}) is not running", v.pid);
-  const int64_t age = realtime_now().ns - v.updated_unix_ns;
-  if (age > kStaleAfterNs)
-    return fmt::format("vmclockd (pid {}) last wrote its status {:.1f} s ago (stopped or hung)", v.pid,
-                       static_cast<double>(age) / 1e9);
-  return std::nullopt;
-}
 
 }  // namespace
 
@@ -54,17 +37,20 @@ int cmd_status(const std::string& path, bool as_json) {
     return fail({Errc::data, fmt::format("{}: not a vmclockd status file (invalid JSON)", path)});
   auto v = status_from_json(j);
   if (!v) return fail({Errc::data, fmt::format("{}: not a vmclockd status file: {}", path, v.error().message)});
-  const auto dead = not_live(*v);
-  const int rc = dead ? static_cast<int>(Errc::unavailable) : 0;
+  // A file left by a daemon that stopped, died or hangs is not its health.
+  const LivenessVerdict live = judge_liveness(*v, observe_writer(*v));
+  const bool running = live.what == Liveness::running;
+  const int rc = running ? 0 : static_cast<int>(Errc::unavailable);
   if (as_json) {
     json out = to_json(*v);
-    out["live"] = !dead;
-    out["not_live"] = dead ? json(*dead) : json(nullptr);
+    out["live"] = running;
+    out["liveness"] = std::string(name(live.what));
+    out["not_live"] = running ? json(nullptr) : json(live.text);
     print_json(out);
     return rc;
   }
-  if (dead) fmt::print("state        not running: {} (its last state: {})\n", *dead, name(v->state));
-  else fmt::print("state        {}\n", name(v->state));
+  if (running || live.what == Liveness::stopped) fmt::print("state        {}\n", name(v->state));
+  else fmt::print("state        {}, pid {}, its last state {}\n", live.text, v->pid, name(v->state));
   if (v->reason) fmt::print("reason       {}\n", *v->reason);
   const PageView& page = v->page;
   fmt::print("page         {} ({}), marker {}, generation {}, status {}\n", page.path, page.kind,

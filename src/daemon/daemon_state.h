@@ -7,10 +7,12 @@
 
 namespace vmc {
 
-enum class DaemonState { starting, synced, no_data, disrupted, paused };
+// stopped: the last word of a daemon that exited cleanly (nothing feeds chrony).
+enum class DaemonState { starting, synced, no_data, disrupted, paused, stopped };
 
 inline constexpr std::array kAllDaemonStates{DaemonState::starting, DaemonState::synced, DaemonState::no_data,
-                                             DaemonState::disrupted, DaemonState::paused};
+                                             DaemonState::disrupted, DaemonState::paused,
+                                             DaemonState::stopped};
 
 constexpr std::string_view name(DaemonState s) {
   switch (s) {
@@ -19,6 +21,7 @@ constexpr std::string_view name(DaemonState s) {
     case DaemonState::no_data: return "no-data";
     case DaemonState::disrupted: return "disrupted";
     case DaemonState::paused: return "paused";
+    case DaemonState::stopped: return "stopped";
   }
   return "unknown";
 }
