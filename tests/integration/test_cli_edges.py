@@ -9,6 +9,7 @@ real binaries and a vmclock-sim page:
 - the page defaults to [source] page of the vmclockd configuration;
 - the human `status` shows ptp4l in lines, not JSON, and no stale error
   of a sink that works again (still in --json);
+- `bound` on a disruption-only page says so (not "page does not decode");
 - `vmclock-sim --help` points at its man page, not a source path.
 """
 import json
@@ -18,7 +19,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon_helpers import Cleanup, Sim, TempDir, Vmclockd, vmc_bin, wait_for  # noqa: E402
+from daemon_helpers import Cleanup, Sim, TempDir, Vmclockd, fixtures_dir, vmc_bin, wait_for  # noqa: E402
 
 USAGE, NO_INPUT, UNAVAILABLE, CONFIG = 64, 66, 69, 78
 
@@ -134,6 +135,14 @@ class CliEdges(unittest.TestCase):
                                  "last error: No such file or directory"])
         rc, out, err = ctl("status", "--status-file", path, "--json")
         self.assertEqual(json.loads(out)["sinks"][0]["last_error"], "Permission denied")
+
+    def test_bound_on_a_disruption_only_page_says_so(self):
+        for name in ("vmclock-firecracker-page.bin", "vmclock-qemu-boot.bin"):
+            rc, out, err = ctl("--page", os.path.join(fixtures_dir(), name), "bound", "--segment", "")
+            print(f"  bound on {name}: exit {rc}: {out.strip()}", flush=True)
+            self.assertEqual(rc, UNAVAILABLE, (out, err))
+            self.assertIn("disruption-only, no time data", out)
+            self.assertNotIn("does not decode", out + err)
 
     def test_sim_help_names_no_source_path(self):
         rc, out, err = run("vmclock-sim", "--help")
