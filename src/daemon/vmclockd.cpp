@@ -61,11 +61,14 @@ int main(int argc, char** argv) {
     fmt::print("vmclockd: {}: configuration OK\n", cfg->origin);
     return 0;
   }
-  // A run by hand on a host without the package: its directories too.
-  auto made = make_missing_dirs(runtime_dirs(*cfg, chrony_group()));
-  if (!made) {
-    log::err("runtime", made.error().message);
-    return static_cast<int>(made.error().code);
+  // A run by hand on a host without the package: its directories too. One
+  // that cannot be made is said here, and is fatal only where it was
+  // before (a socket that cannot be bound; a status file is an incident).
+  std::vector<std::string> made;
+  for (const auto& dir : runtime_dirs(*cfg, chrony_group())) {
+    auto m = make_missing_dirs({dir});
+    if (!m) log::warning("runtime", m.error().message);
+    else made.insert(made.end(), m->begin(), m->end());
   }
   Daemon d(*cfg, config_path, page);
   if (auto s = d.setup(); !s) {
@@ -98,7 +101,7 @@ int main(int argc, char** argv) {
     log::err("privdrop", s.error().message);
     return static_cast<int>(s.error().code);
   }
-  if (auto s = give_dirs_to(cfg->daemon.user, *made); !s) {
+  if (auto s = give_dirs_to(cfg->daemon.user, made); !s) {
     log::err("privdrop", s.error().message);
     return static_cast<int>(s.error().code);
   }

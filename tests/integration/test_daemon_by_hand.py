@@ -10,8 +10,9 @@ is an empty tmpfs in a mount namespace of its own).
    again, the drop is skipped with one line and the daemon feeds samples
    as root; when it could, the daemon drops to it and goes on writing its
    status (in the directories it was given) and feeding samples.
-3. A runtime directory that cannot be made exits 71 (an OS error), never
-   66, which vmclockd(8) keeps for a configuration file it cannot open.
+3. A client socket directory that cannot be made, and so a socket that
+   cannot be bound, exits 71 (an OS error), never 66, which vmclockd(8)
+   keeps for a configuration file it cannot open.
 
 Needs root (a mount namespace, another user); skipped (77) otherwise.
 """
@@ -134,17 +135,18 @@ class ByHand(unittest.TestCase):
         self.assertEqual(self.status(run)["state"], "synced", self.status(run))
         print(f"  {len(got)} SOCK samples after the drop", flush=True)
 
-    def test_a_directory_that_cannot_be_made_is_an_os_error(self):
+    def test_a_socket_that_cannot_be_bound_is_an_os_error(self):
         d = TempDir("byhand-bad")
         self.c.add(d.cleanup)
         blocker = d.join("file")
         open(blocker, "w").close()
-        proc, _, _, log = self.start(0o755, {"daemon": {"status_file": blocker + "/sub/status.json"}})
+        proc, _, _, log = self.start(0o755, {"chrony": {"client_dir": blocker + "/sub"}})
         rc = proc.wait(timeout=10)
         print(f"  exit {rc}: {log().strip().splitlines()[-1]}", flush=True)
         self.assertEqual(rc, OS_ERROR, log())
-        self.assertIn("not a directory", log().lower())
-
+        # Said once when it could not be made, then by the bind that needs it.
+        self.assertEqual(len([l for l in log().splitlines() if "runtime:" in l and blocker in l]), 1, log())
+        self.assertRegex(log(), r"bind .*/file/sub/")
 
 if __name__ == "__main__":
     if os.geteuid() != 0:
