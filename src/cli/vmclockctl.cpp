@@ -1,15 +1,18 @@
 // vmclockctl: look at a vmclock page (dump, time, now, watch) and at the
 // daemon's status. Output is for people by default and JSON with --json.
 // Exit codes: 0 ok, 64 usage, 65 bad page data, 66 cannot open,
-// 69 no time data (now), 74 status file unreadable.
+// 69 no time data (now) or no running daemon (status), 74 status file
+// unreadable, 78 the vmclockd configuration the page is taken from is bad.
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fmt/format.h>
-#include <fstream>
+#include <limits>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "page_json.h"
@@ -18,7 +21,10 @@
 #include "device_presence.h"
 #include "cli_output.h"
 #include "commands.h"
+#include "config.h"
+#include "counter_arg.h"
 #include "time_math.h"
+#include "validity.h"
 #include "version.h"
 #include "vmclock/vmclock.h"
 
@@ -49,6 +55,22 @@ int cmd_dump(PageSource& src, bool as_json) {
     fmt::print("{} ({})\n{}", src.path(), src.kind(), page_to_text(s->page));
   }
   return 0;
+}
+
+// Whether a chrony refclock fed from this page could ever get a sample:
+// the packaged unit links the refclock into chrony's configuration only
+// then, so a disruption-only host gets no dead refclock.
+int cmd_carries_time(PageSource& src, bool as_json) {
+  auto s = take_snapshot(src);
+  if (!s) return fail(s.error());
+  const Validity v = assess(s->page);
+  const bool time = !v.disruption_only();
+  if (as_json) {
+    print_json({{"path", src.path()}, {"carries_time", time}, {"counter_id", abi::name_or_undefined(s->page.counter_id)}});
+  } else {
+    fmt::print("{}: {}\n", src.path(), time ? "carries time" : describe(Unusable::no_counter, s->page));
+  }
+  return time ? 0 : static_cast<int>(Errc::unavailable);
 }
 
 int cmd_time(PageSource& src, uint64_t counter, bool as_json) {
@@ -193,48 +215,74 @@ int cmd_watch(PageSource& src, bool as_json, int count, int interval_ms) {
   return 0;
 }
 
+// The page when --page is not given: vmclockd's own ([source] page of
+// --config, else of /etc/vmclockd.toml if it exists), else the device.
+Result<std::string> default_page(const std::string& config_path) {
+  std::string path = config_path;
+  struct stat st{};
+  if (path.empty() && ::stat(kDefaultConfigPath, &st) == 0) path = kDefaultConfigPath;
+  if (path.empty()) return std::string(VMCLOCK_DEFAULT_PAGE);
+  auto cfg = load_config(path);
+  if (!cfg) return cfg.error();
+  return cfg->source.page;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Inspect a vmclock page and the vmclockd daemon", "vmclockctl"};
   app.set_version_flag("--version", std::string(vmc::kVersion));
   app.require_subcommand(1);
-  std::string page = "/dev/vmclock0";
-  app.add_option("--page", page, "vmclock device or page file")->capture_default_str();
+  // --page, --config and --json belong to the tool: before the subcommand
+  // or after it (fallthrough), as people type them.
+  app.fallthrough();
+  std::optional<std::string> page_opt;
+  app.add_option("--page", page_opt,
+                 fmt::format("vmclock device or page file (default: [source] page of the vmclockd configuration, "
+                             "else {})", VMCLOCK_DEFAULT_PAGE));
+  std::string config_path;
+  app.add_option("--config", config_path,
+                 fmt::format("the vmclockd configuration to take the page from (default {}, if it exists)",
+                             kDefaultConfigPath));
   bool as_json = false;
+  app.add_flag("--json", as_json, "JSON output");
   auto* dump = app.add_subcommand("dump", "every field, raw and decoded");
-  dump->add_flag("--json", as_json, "JSON output");
   auto* timec = app.add_subcommand("time", "the page's time at a counter value");
-  uint64_t counter = 0;
-  timec->add_option("--counter", counter, "counter value")->required();
-  timec->add_flag("--json", as_json, "JSON output");
+  std::string counter_text;
+  timec->add_option("--counter", counter_text, "counter value (decimal, or hexadecimal after 0x)")->required();
   auto* now = app.add_subcommand("now", "one cross-timestamp against the system clock");
   unsigned attempts = 8;
   now->add_option("--attempts", attempts, "best of N by narrowest bracket")->check(CLI::Range(1u, 1000u))->capture_default_str();
-  now->add_flag("--json", as_json, "JSON output");
   auto* watch = app.add_subcommand("watch", "one line per change of seq, marker, generation, status, flags");
   int count = 0, interval_ms = 100;
-  watch->add_option("--count", count, "stop after K lines")->check(CLI::NonNegativeNumber);
+  watch->add_option("--count", count, "stop after K lines (0: until interrupted)")
+      ->check(CLI::Range(0, std::numeric_limits<int>::max()));
   watch->add_option("--interval-ms", interval_ms, "polling interval")->check(CLI::Range(1, 60000))->capture_default_str();
-  watch->add_flag("--json", as_json, "JSON output");
   auto* status = app.add_subcommand("status", "what the running vmclockd reports");
   std::string status_file = "/run/vmclockd/status.json";
   status->add_option("--status-file", status_file, "the daemon's status file")->capture_default_str();
-  status->add_flag("--json", as_json, "JSON output");
   auto* boundc = app.add_subcommand("bound", "the interval libvmclock gives applications: earliest, latest, status");
   std::string segment = "/run/vmclockd/bound";
   boundc->add_option("--segment", segment, "the bound vmclockd publishes (\"\" for none)")->capture_default_str();
   int bound_count = 1;
-  boundc->add_option("--count", bound_count, "answers to print, 0 for until interrupted")->check(CLI::NonNegativeNumber)->capture_default_str();
+  boundc->add_option("--count", bound_count, "answers to print, 0 for until interrupted")
+      ->check(CLI::Range(0, std::numeric_limits<int>::max()))
+      ->capture_default_str();
   boundc->add_option("--interval-ms", interval_ms, "time between answers")->check(CLI::Range(1, 60000));
-  boundc->add_flag("--json", as_json, "JSON output, one object per answer");
   auto* waitsync = app.add_subcommand("waitsync", "wait until libvmclock's answer is SYNCHRONIZED within a bound "
                                                   "(exit 0; 75 on timeout)");
   vmc::cli::WaitSyncOptions wo;
-  waitsync->add_option("--segment", wo.segment, "the bound vmclockd publishes (\"\" for none)")->default_val(segment)->capture_default_str();
-  waitsync->add_option("--timeout", wo.timeout_s, "give up after S seconds (0: wait forever)")->check(CLI::Range(0.0, 1e9))->capture_default_str();
-  waitsync->add_option("--max-bound", wo.max_bound_ns, "the widest bound that counts, in ns")->check(CLI::Range(uint64_t{1}, uint64_t{INT64_MAX}))->capture_default_str();
-  waitsync->add_flag("--json", as_json, "JSON output: one object when done");
+  waitsync->add_option("--segment", wo.segment, "the bound vmclockd publishes (\"\" for none)")
+      ->default_val(segment)
+      ->capture_default_str();
+  waitsync->add_option("--timeout", wo.timeout_s, "give up after S seconds (0: wait forever)")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
+  waitsync->add_option("--max-bound", wo.max_bound_ns, "the widest bound that counts, in ns")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{INT64_MAX}))
+      ->capture_default_str();
+  auto* carries = app.add_subcommand("carries-time", "exit 0 when the page publishes time (a counter this CPU reads), "
+                                                     "69 when it is disruption-only");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -243,21 +291,31 @@ int main(int argc, char** argv) {
   }
   if (*status) return vmc::cli::cmd_status(status_file, as_json);
 
+  std::optional<uint64_t> counter;
+  if (*timec) {
+    auto c = vmc::cli::parse_counter(counter_text);
+    if (!c) return fail(c.error());
+    counter = *c;
+  }
+  auto page = page_opt ? vmc::Result<std::string>(*page_opt) : default_page(config_path);
+  if (!page) return fail(page.error());
+
   struct sigaction sa{};
   sa.sa_handler = [](int) { vmc::cli::g_stop = 1; };
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
-  if (*boundc) return vmc::cli::cmd_bound(page, segment, as_json, bound_count, interval_ms);
+  if (*boundc) return vmc::cli::cmd_bound(*page, segment, as_json, bound_count, interval_ms);
   if (*waitsync) {
-    wo.page = page;
+    wo.page = *page;
     wo.as_json = as_json;
     return vmc::cli::cmd_waitsync(wo);
   }
-  auto src = open_source(page);
+  auto src = open_source(*page);
   if (!src) return fail(src.error());
   if (*dump) return cmd_dump(**src, as_json);
-  if (*timec) return cmd_time(**src, counter, as_json);
+  if (*timec) return cmd_time(**src, *counter, as_json);
+  if (*carries) return cmd_carries_time(**src, as_json);
   if (*now) return cmd_now(**src, attempts, as_json);
   if (*watch) return cmd_watch(**src, as_json, count, interval_ms);
   return static_cast<int>(vmc::Errc::usage);

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "clock.h"
+#include "process_identity.h"
 #include "utc_format.h"
 #include "version.h"
 
@@ -207,6 +208,8 @@ StatusView Daemon::view(const Now& c) const {
   StatusView v;
   v.version = std::string(kVersion);
   v.pid = ::getpid();
+  v.boot_id = self_identity().boot_id;
+  v.start_ticks = self_identity().start_ticks;
   v.updated = format_utc(c.real);
   v.updated_unix_ns = c.real.ns;
   v.state = state_;
@@ -375,6 +378,7 @@ bool Daemon::step() {
 int Daemon::finish() {
   sd_notify(0, "STOPPING=1");
   out_.withdraw();
+  set_state(DaemonState::stopped, "");  // the file's last word: nobody feeds chrony now
   const Now end = now();
   reports_.write(cfg_.daemon, view(end), end.mono_ns);
   return 0;

@@ -10,10 +10,12 @@ namespace vmc {
 // watching: the page publishes no time (a disruption-only device:
 // Firecracker, QEMU, some EC2 pages): nothing to send, the marker watched
 // and disruptions handled, which is all such a page offers.
-enum class DaemonState { starting, synced, watching, no_data, disrupted, paused };
+// stopped: the last word of a daemon that exited cleanly (nothing feeds chrony).
+enum class DaemonState { starting, synced, watching, no_data, disrupted, paused, stopped };
 
-inline constexpr std::array kAllDaemonStates{DaemonState::starting, DaemonState::synced, DaemonState::watching, DaemonState::no_data,
-                                             DaemonState::disrupted, DaemonState::paused};
+inline constexpr std::array kAllDaemonStates{DaemonState::starting, DaemonState::synced, DaemonState::watching,
+                                             DaemonState::no_data,  DaemonState::disrupted, DaemonState::paused,
+                                             DaemonState::stopped};
 
 constexpr std::string_view name(DaemonState s) {
   switch (s) {
@@ -23,6 +25,7 @@ constexpr std::string_view name(DaemonState s) {
     case DaemonState::no_data: return "no-data";
     case DaemonState::disrupted: return "disrupted";
     case DaemonState::paused: return "paused";
+    case DaemonState::stopped: return "stopped";
   }
   return "unknown";
 }

@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -80,6 +81,63 @@ Status hand_over(const std::string& user, const std::vector<std::string>& paths)
     ::close(fd);
   }
   return Ok{};
+}
+
+Result<std::vector<std::string>> unreadable_by(const std::string& user, const std::vector<std::string>& paths) {
+  std::vector<std::string> bad;
+  if (::geteuid() != 0 || paths.empty()) return bad;
+  auto a = lookup(user);
+  if (!a) return a.error();
+  int n = 64;
+  std::vector<gid_t> groups(static_cast<size_t>(n));
+  while (getgrouplist(a->name.c_str(), a->gid, groups.data(), &n) < 0) groups.resize(static_cast<size_t>(n));
+  groups.resize(static_cast<size_t>(n));
+  std::vector<std::string> dirs;
+  for (const auto& p : paths) {
+    const auto slash = p.rfind('/');
+    dirs.push_back(slash == 0 || slash == std::string::npos ? "/" : p.substr(0, slash));
+  }
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return os_error("pipe2", errno);
+  const pid_t child = ::fork();
+  if (child < 0) {
+    const int e = errno;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return os_error("fork", e);
+  }
+  if (child == 0) {
+    // Only async-signal-safe calls from here on: one byte per path.
+    ::close(fds[0]);
+    if (::setgroups(groups.size(), groups.data()) != 0 || ::setresgid(a->gid, a->gid, a->gid) != 0 ||
+        ::setresuid(a->uid, a->uid, a->uid) != 0)
+      ::_exit(1);
+    for (size_t i = 0; i < paths.size(); ++i) {
+      const int fd = ::open(paths[i].c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+      const bool ok = fd >= 0 || (errno == ENOENT && ::access(dirs[i].c_str(), X_OK) == 0);
+      if (fd >= 0) ::close(fd);
+      const char c = ok ? 'y' : 'n';
+      if (::write(fds[1], &c, 1) != 1) ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string answers;
+  char buf[64];
+  for (ssize_t r; (r = ::read(fds[0], buf, sizeof buf)) != 0;) {
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) break;
+    answers.append(buf, static_cast<size_t>(r));
+  }
+  ::close(fds[0]);
+  int wst = 0;
+  while (::waitpid(child, &wst, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(wst) || WEXITSTATUS(wst) != 0 || answers.size() != paths.size())
+    return make_error(Errc::os, fmt::format("drop_privileges: could not try the files as user '{}'", user));
+  for (size_t i = 0; i < paths.size(); ++i)
+    if (answers[i] != 'y') bad.push_back(paths[i]);
+  return bad;
 }
 
 namespace {

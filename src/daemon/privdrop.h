@@ -34,6 +34,13 @@ Status drop_privileges(const std::string& user, std::string* note = nullptr);
 // when not root. A symlink is never followed.
 Status hand_over(const std::string& user, const std::vector<std::string>& paths);
 
+// The paths among `paths` that `user` could not open for reading, or, for
+// one that does not exist yet, whose directory it could not search: what
+// the daemon would fail to open again after the drop (the page when it is
+// replaced, the configuration on a reload). Tried for real, in a child that
+// becomes `user`; when not root, nothing is tried and nothing returned.
+Result<std::vector<std::string>> unreadable_by(const std::string& user, const std::vector<std::string>& paths);
+
 // The capability sets of the calling thread as the kernel reports them in
 // /proc/self/status (CapInh, CapPrm, CapEff, CapBnd, CapAmb), for checks.
 struct CapSets {

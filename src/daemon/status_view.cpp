@@ -99,6 +99,8 @@ template <class V, class F> void counter_fields(V& c, F&& f) {
 template <class V, class F> void fields(V& v, F&& f) requires std::same_as<std::remove_const_t<V>, StatusView> {
   f("version", v.version);
   f("pid", v.pid);
+  f("boot_id", v.boot_id);
+  f("start_ticks", v.start_ticks);
   f("updated", v.updated);
   f("updated_unix_ns", v.updated_unix_ns);
   f("state", v.state);

@@ -114,6 +114,11 @@ struct BoundView {
 struct StatusView {
   std::string version;
   int64_t pid = 0;
+  // Who `pid` was: the kernel's boot and the process's start time (ticks
+  // after boot, /proc/PID/stat), so that a pid used again by another
+  // process, or a file from before a reboot, is not taken for the writer.
+  std::string boot_id;
+  uint64_t start_ticks = 0;
   std::string updated;  // UTC, for people
   int64_t updated_unix_ns = 0;
   DaemonState state = DaemonState::starting;

@@ -3,12 +3,14 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/stat.h>
 
 #include "config.h"
 #include "daemon.h"
 #include "logging.h"
 #include "privdrop.h"
+#include "runtime_dirs.h"
 #include "version.h"
 
 int main(int argc, char** argv) {
@@ -59,25 +61,55 @@ int main(int argc, char** argv) {
     fmt::print("vmclockd: {}: configuration OK\n", cfg->origin);
     return 0;
   }
+  // A run by hand on a host without the package: its directories too. One
+  // that cannot be made is said here, and is fatal only where it was
+  // before (a socket that cannot be bound; a status file is an incident).
+  std::vector<std::string> made;
+  for (const auto& dir : runtime_dirs(*cfg, chrony_group())) {
+    auto m = make_missing_dirs({dir});
+    if (!m) log::warning("runtime", m.error().message);
+    else made.insert(made.end(), m->begin(), m->end());
+  }
   Daemon d(*cfg, config_path, page);
   if (auto s = d.setup(); !s) {
     log::err("daemon", s.error().message);
-    return static_cast<int>(s.error().code);
+    // 66 says the configuration file cannot be opened (vmclockd(8)); a
+    // socket or file that setup cannot open is the system's failure.
+    return static_cast<int>(s.error().code == Errc::no_input ? Errc::os : s.error().code);
   }
   // Everything that needs root (the device, chrony's SHM segment) is open.
   if (cfg->daemon.user.empty()) {
     if (::geteuid() == 0) log::warning("privdrop", "daemon.user is empty: running as root with every capability");
-  } else {
-    if (auto s = hand_over(cfg->daemon.user, d.files_made()); !s) {
-      log::err("privdrop", s.error().message);
-      return static_cast<int>(s.error().code);
-    }
-    std::string note;
-    if (auto s = drop_privileges(cfg->daemon.user, &note); !s) {
-      log::err("privdrop", s.error().message);
-      return static_cast<int>(s.error().code);
-    }
-    log::info("privdrop", note);
+    return d.run();
   }
+  // What is opened again later (the page when it is replaced or comes
+  // back, the file on a reload) must stay readable after the drop.
+  std::vector<std::string> reopened{cfg->source.page};
+  if (!config_path.empty()) reopened.push_back(config_path);
+  auto unreadable = unreadable_by(cfg->daemon.user, reopened);
+  if (!unreadable) {
+    log::err("privdrop", unreadable.error().message);
+    return static_cast<int>(unreadable.error().code);
+  }
+  if (!unreadable->empty()) {
+    log::warning("privdrop", fmt::format("not switching to user '{}': it could not open {} again (make it readable "
+                                         "by that user, or set [daemon] user = \"\"): running as root",
+                                         cfg->daemon.user, fmt::join(*unreadable, " and ")));
+    return d.run();
+  }
+  if (auto s = hand_over(cfg->daemon.user, d.files_made()); !s) {
+    log::err("privdrop", s.error().message);
+    return static_cast<int>(s.error().code);
+  }
+  if (auto s = give_dirs_to(cfg->daemon.user, made); !s) {
+    log::err("privdrop", s.error().message);
+    return static_cast<int>(s.error().code);
+  }
+  std::string note;
+  if (auto s = drop_privileges(cfg->daemon.user, &note); !s) {
+    log::err("privdrop", s.error().message);
+    return static_cast<int>(s.error().code);
+  }
+  log::info("privdrop", note);
   return d.run();
 }

@@ -36,7 +36,8 @@ Result<std::optional<SimConfig>> parse_options(int argc, const char* const* argv
       "vmclock-sim: writes a vmclock page file that maps this CPU's counter to CLOCK_REALTIME + offset, "
       "with a frequency error of drift, and prints the ground truth it wrote.\n"
       "Signals: SIGUSR1 = migration (marker+1, generation+1, offset and drift stepped); SIGTERM/SIGINT = exit 0, "
-      "page left in place."};
+      "page left in place.",
+      "vmclock-sim"};
   app.set_version_flag("--version", std::string("vmclock-sim ") + kVersion);
 
   std::string time_type = "utc", status, leap = "none", smearing = "strict", counter = "native";
@@ -78,7 +79,7 @@ Result<std::optional<SimConfig>> parse_options(int argc, const char* const* argv
   app.add_flag("--disruption-only", disruption_only,
                "Firecracker-like page: counter invalid, no time, status unknown, flags VM_GEN_COUNTER_PRESENT | "
                "NOTIFICATION_PRESENT, size 4096; written only when the marker changes");
-  app.add_option("--scenario", scenario, "TOML file of timed events (see src/sim/scenarios/example.toml)");
+  app.add_option("--scenario", scenario, "TOML file of timed events at given times: migrations, status changes, leap seconds, stalls (vmclock-sim(1))");
   app.add_option("--marker", marker, "initial disruption_marker (default 0)");
   auto* gen_opt = app.add_option("--generation", generation, "initial vm_generation_counter (default 0)");
   auto* nogen = app.add_flag("--no-generation", no_generation, "no vm_generation_counter: size 104, flag clear");

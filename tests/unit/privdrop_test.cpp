@@ -7,6 +7,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "privdrop.h"
+#include "temp_dir.h"
 
 namespace {
 
@@ -84,6 +86,26 @@ TEST_CASE("drop_privileges refuses an unknown user and root itself") {
     return 0;
   });
   CHECK(code == 0);
+}
+
+TEST_CASE("unreadable_by tries the paths as the user: what it could not open again") {
+  vmc::test::TempDir open_dir("privdrop-open"), closed_dir("privdrop-closed");
+  REQUIRE(::chmod(open_dir.path.c_str(), 0755) == 0);
+  REQUIRE(::chmod(closed_dir.path.c_str(), 0700) == 0);
+  const std::string readable = open_dir.write("page", "x"), hidden = closed_dir.write("page", "x");
+  const std::string root_only = open_dir.write("root-only", "x");
+  REQUIRE(::chmod(readable.c_str(), 0644) == 0);
+  REQUIRE(::chmod(root_only.c_str(), 0600) == 0);
+  const std::string later = open_dir.join("not-yet"), later_hidden = closed_dir.join("not-yet");
+  auto r = vmc::unreadable_by("nobody", {readable, hidden, root_only, later, later_hidden});
+  REQUIRE_MESSAGE(r, r.error().message);
+  CHECK(*r == std::vector<std::string>{hidden, root_only, later_hidden});
+  // Still root, nothing changed here.
+  CHECK(geteuid() == 0);
+  CHECK(vmc::unreadable_by("nobody", {readable})->empty());
+  auto unknown = vmc::unreadable_by("no-such-user-vmclockd-test", {readable});
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().code == vmc::Errc::config);
 }
 
 }  // TEST_SUITE("root")

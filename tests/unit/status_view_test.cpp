@@ -14,6 +14,8 @@ StatusView full() {
   StatusView v;
   v.version = "0.1.0";
   v.pid = 4242;
+  v.boot_id = "0f4a2b1c-0000-4000-8000-000000000001";
+  v.start_ticks = 123456;
   v.updated = "2026-12-01T23:00:00.000000001Z";
   v.updated_unix_ns = 1'796'166'000'000'000'001;
   v.state = DaemonState::disrupted;
@@ -54,7 +56,7 @@ TEST_CASE("every field survives the file: the writer and the reader share one sc
 
 TEST_CASE("the file keeps the keys people and scripts already read") {
   const json j = to_json(full());
-  for (const char* k : {"version", "pid", "updated", "updated_unix_ns", "state", "reason", "config", "settings", "page",
+  for (const char* k : {"version", "pid", "boot_id", "start_ticks", "updated", "updated_unix_ns", "state", "reason", "config", "settings", "page",
                         "last_sample", "samples_sent", "samples_refused", "disruptions_seen", "resets_sent",
                         "resets_failed", "page_errors", "config_reloads", "last_disruption", "sinks", "ptp4l", "bound"})
     CHECK_MESSAGE(j.contains(k), k);
