@@ -144,6 +144,18 @@ class CliEdges(unittest.TestCase):
             self.assertIn("disruption-only, no time data", out)
             self.assertNotIn("does not decode", out + err)
 
+    def test_carries_time(self):
+        """What the packaged unit asks before it links chrony's refclock."""
+        for name in ("vmclock-firecracker-page.bin", "vmclock-qemu-boot.bin"):
+            rc, out, err = ctl("--page", os.path.join(fixtures_dir(), name), "carries-time", "--json")
+            self.assertEqual(rc, UNAVAILABLE, (out, err))
+            self.assertEqual((json.loads(out)["carries_time"], json.loads(out)["counter_id"]), (False, "invalid"))
+        rc, out, err = ctl("--page", self.page, "carries-time")
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("carries time", out)
+        rc, out, err = ctl("--page", self.d.join("absent"), "carries-time")
+        self.assertEqual(rc, 66, (out, err))
+
     def test_sim_help_names_no_source_path(self):
         rc, out, err = run("vmclock-sim", "--help")
         self.assertEqual(rc, 0, err)
