@@ -275,7 +275,7 @@ void Daemon::reload() {
   ++counters_.config_reloads;
   reports_.mark_dirty();
   if (config_path_.empty()) {
-    log::debug("config", "SIGHUP: no configuration file, keeping the built-in defaults");
+    log::notice("config", "SIGHUP: no configuration file, keeping the built-in defaults");
     return;
   }
   auto refuse = [](const Error& e) {
@@ -309,7 +309,8 @@ void Daemon::reload() {
   }
   if (old.daemon.user != cfg_.daemon.user)
     log::notice("config", fmt::format("daemon.user = \"{}\" takes effect at the next start", cfg_.daemon.user));
-  if (cfg_ == old) log::debug("config", fmt::format("SIGHUP: {} unchanged", config_path_));
+  // One line either way: an operator who reloads wants to see it was done.
+  if (cfg_ == old) log::notice("config", fmt::format("SIGHUP: {} unchanged", config_path_));
   else log::notice("config", fmt::format("SIGHUP: reloaded {}", config_path_));
 }
 
