@@ -206,6 +206,11 @@ class ReloadEveryKey(unittest.TestCase):
         vmc.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: (s := status()) and s["settings"] == expected and s["state"] == "synced", 10,
                  what="the base configuration back, synced")
+        # The same file again: a reload that changes nothing still says so.
+        mark = len(vmc.log())
+        vmc.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: re.search(r"config: SIGHUP: \S+ unchanged", vmc.log()[mark:]), 5,
+                 what="one line for an unchanged reload")
 
 
 if __name__ == "__main__":
