@@ -154,6 +154,7 @@ class ReloadEveryKey(unittest.TestCase):
             "bound.stale_after_ms": (3_000, None),
             "bound.void_after_s": (600, None),
             "bound.tracking_interval_ms": (2_000, None),
+            "clockbound.segment": (d.join("clockbound", "shm0"), exists(d.join("clockbound", "shm0"))),
             "ptp4l.uds_address": (d.join("ptp4l-2"), None),
             "ptp4l.time_source": ("gnss", None),
             "ptp4l.domain_number": (24, None),
