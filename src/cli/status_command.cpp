@@ -110,9 +110,11 @@ int cmd_status(const std::string& path, bool as_json) {
   for (const auto& s : v->sinks)
     fmt::print("sink         {}: {} ({} published, {} failed){}\n", s.name, s.state, s.published, s.failed,
                s.ok || s.last_error.empty() ? "" : ", last error: " + s.last_error);
-  if (const auto& b = v->bound)
+  if (const auto& b = v->bound) {
     fmt::print("bound        {} +- {} from {} in {}{}\n", b->status, fmt_ns(static_cast<int64_t>(b->bound_ns)),
-               b->source, b->segment, b->why ? " (" + *b->why + ")" : "");
+               b->source, b->segment.empty() ? "no segment of its own" : b->segment, b->why ? " (" + *b->why + ")" : "");
+    if (b->clockbound) fmt::print("clockbound   {}: {}\n", b->clockbound->segment, b->clockbound->state);
+  }
   fmt::print("{}", ptp4l_to_text(v->ptp4l));
   fmt::print("updated      {}\n", v->updated);
   return rc;

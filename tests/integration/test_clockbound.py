@@ -142,6 +142,9 @@ class ClockBoundSegment(unittest.TestCase):
             self.assertEqual(h["mode"], 0o644)
             st = daemon.status()["bound"]["clockbound"]
             self.assertEqual(st, {"segment": seg, "state": "publishing"})
+            out = subprocess.run([vmc_bin("vmclockctl"), "status", "--status-file", daemon.status_file],
+                                 capture_output=True, text=True, timeout=10).stdout
+            self.assertIn(f"clockbound   {seg}: publishing", out)
             seconds = END_AT - (time.monotonic() - ready)
             truth_started = time.monotonic() - ready
             truth = subprocess.Popen([vmc_bin("clockbound_client"), "truth", "--segment", seg, "--page", page,
