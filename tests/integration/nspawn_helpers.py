@@ -18,11 +18,10 @@ import time
 CACHE_DIR = os.environ.get("VMC_ROOTFS_CACHE", "/var/cache/vmclockd-tests")
 SUITE = "bookworm"
 # What the root file system holds beyond minbase: systemd as PID 1, the
-# bus systemd-analyze and systemctl reach it by, chrony (the package's
-# Depends; installed now so that no run downloads anything), procps for
-# the unit's ExecReload=/bin/kill, and the shared libraries the .deb's
-# binaries need (its shlibs Depends) so dpkg -i needs no archive.
-PACKAGES = ("systemd", "systemd-sysv", "dbus", "chrony", "procps", "libfmt9", "libcap2")
+# bus systemd-analyze and systemctl reach it by, chrony, and procps for the
+# unit's ExecReload=/bin/kill. cached_rootfs() adds the .deb's Depends, so
+# that dpkg -i needs no archive and a new dependency makes a new tree.
+PACKAGES = ("systemd", "systemd-sysv", "dbus", "chrony", "procps")
 # Bumped when the way the tree is made changes (not the package list,
 # which is in the key already).
 ROOTFS_VERSION = 1
@@ -71,17 +70,26 @@ def apt_mirror(suite=SUITE):
     raise AssertionError(f"no 'deb ... {suite} main' source in {files}")
 
 
-def rootfs_key():
-    text = f"{SUITE} {ROOTFS_VERSION} {' '.join(sorted(PACKAGES))}"
+def deb_depends(deb):
+    """The package names a .deb's Depends asks for (of an alternative the
+    first; no versions): what debootstrap must --include for dpkg -i."""
+    out = run(["dpkg-deb", "-f", deb, "Depends"], timeout=60).stdout
+    return sorted({alt.split("|")[0].split("(")[0].split(":")[0].strip() for alt in out.split(",") if alt.strip()})
+
+
+def rootfs_key(packages):
+    text = f"{SUITE} {ROOTFS_VERSION} {' '.join(packages)}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def cached_rootfs():
-    """The root file system's path, built first if the cache lacks it.
-    Built in a temporary directory beside it and renamed into place only
-    when complete; a lock keeps two runs from building it at once."""
+def cached_rootfs(extra=()):
+    """The root file system with PACKAGES and `extra`, built first if the
+    cache lacks it. Built in a temporary directory beside it and renamed
+    into place only when complete; a lock keeps two runs from building it
+    at once."""
+    packages = sorted(set(PACKAGES) | set(extra))
     os.makedirs(CACHE_DIR, exist_ok=True)
-    final = os.path.join(CACHE_DIR, f"rootfs-{SUITE}-{rootfs_key()}")
+    final = os.path.join(CACHE_DIR, f"rootfs-{SUITE}-{rootfs_key(packages)}")
     with open(os.path.join(CACHE_DIR, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if os.path.isdir(final):
@@ -92,7 +100,7 @@ def cached_rootfs():
         try:
             t0 = time.monotonic()
             log(f"debootstrap {SUITE} from {mirror} into {tmp} (not cached: {final})")
-            run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
+            run(["debootstrap", "--variant=minbase", f"--include={','.join(packages)}",
                  SUITE, os.path.join(tmp, "root"), mirror], timeout=DEBOOTSTRAP_TIMEOUT_S)
             root = os.path.join(tmp, "root")
             # Packages are in; the downloaded .debs are not needed again.

@@ -41,7 +41,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon_helpers import Sim, fixtures_dir, source_dir, vmc_bin, wait_for  # noqa: E402
-from nspawn_helpers import Machine, cached_rootfs, log  # noqa: E402
+from nspawn_helpers import Machine, cached_rootfs, deb_depends, log  # noqa: E402
 from test_daemon_firecracker import restore  # noqa: E402
 from test_packaging import MAX_EXPOSURE  # noqa: E402
 
@@ -114,8 +114,8 @@ class SystemdBoot(unittest.TestCase):
         os.chmod(cls.tmp, 0o755)
         cls.machine = None
         try:
-            rootfs = cached_rootfs()
             cls.debdir, cls.deb = build_deb(os.path.join(cls.tmp, "deb"))
+            rootfs = cached_rootfs(deb_depends(os.path.join(cls.debdir, cls.deb)))
             cls.machine = m = Machine(rootfs)
             p = m.offline(["dpkg", "-i", f"/mnt/debs/{cls.deb}"], binds=[f"{cls.debdir}:/mnt/debs"])
             print(p.stdout, flush=True)
