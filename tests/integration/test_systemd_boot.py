@@ -27,7 +27,8 @@ Needs root (debootstrap, systemd-nspawn, nsenter) and the Debian archive
 on a first run (the root file system is cached in /var/cache/vmclockd-tests);
 without root it exits VMC_SKIP_CODE, which ctest reports as Skipped.
 Environment: VMC_BIN (binaries), VMC_SOURCE (checkout), VMC_FIXTURES,
-VMC_PACKAGES_DIR (build-deb's output from before: skip the package build).
+VMC_PACKAGES_DIR (build-deb's output from before: skip the package build),
+VMC_ROOTFS_CACHE (instead of /var/cache/vmclockd-tests).
 """
 import json
 import os
