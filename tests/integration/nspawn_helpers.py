@@ -150,6 +150,9 @@ class Machine:
         self.proc = None
         self.leader = None
         self.console = os.path.join(self.dir, "console.log")
+        # Its own name: nspawn keeps per-name state in /run/systemd/nspawn
+        # (the directory's name, "root", would be every run's).
+        self.name = f"vmclockd-test-{os.getpid()}"
 
     def path(self, p):
         """A path inside the copy, from the host."""
@@ -165,7 +168,7 @@ class Machine:
     def offline(self, cmd, binds=(), timeout=300):
         """cmd in the copy without booting it (systemd-nspawn without -b)."""
         args = ["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "--private-network",
-                "-D", self.root, *(f"--bind-ro={b}" for b in binds), "--", *cmd]
+                f"--machine={self.name}", "-D", self.root, *(f"--bind-ro={b}" for b in binds), "--", *cmd]
         return run(args, timeout=timeout, check=False)
 
     def boot(self, binds=(), binds_ro=()):
@@ -173,7 +176,7 @@ class Machine:
         degraded (bounded by BOOT_TIMEOUT_S)."""
         assert self.proc is None
         args = ["systemd-nspawn", "--quiet", "-b", "--register=no", "--keep-unit", "--private-network",
-                "-D", self.root, *(f"--bind={b}" for b in binds), *(f"--bind-ro={b}" for b in binds_ro)]
+                f"--machine={self.name}", "-D", self.root, *(f"--bind={b}" for b in binds), *(f"--bind-ro={b}" for b in binds_ro)]
         log("+ " + " ".join(args))
         con = open(self.console, "a")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=con, stderr=subprocess.STDOUT,
