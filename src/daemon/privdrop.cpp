@@ -199,6 +199,11 @@ Status drop_privileges(const std::string& user, std::string* note) {
       std::fprintf(stderr, "%s\n", s.c_str());
   };
   if (geteuid() != 0) {
+    // Started as that user already (systemd's User=): nothing to say.
+    if (auto a = lookup(user); a && a->uid == geteuid() && a->uid == getuid()) {
+      if (note) note->clear();
+      return Ok{};
+    }
     say(fmt::format("not running as root (uid {} euid {}): privileges left as they are, "
                     "user '{}' not applied",
                     getuid(), geteuid(), user));

@@ -110,6 +110,6 @@ int main(int argc, char** argv) {
     log::err("privdrop", s.error().message);
     return static_cast<int>(s.error().code);
   }
-  log::info("privdrop", note);
+  if (!note.empty()) log::info("privdrop", note);
   return d.run();
 }
