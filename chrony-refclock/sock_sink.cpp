@@ -82,6 +82,9 @@ class SockSink final : public SampleSink {
     backoff_ = opts_.min_backoff;
     if (!up_) {
       up_ = true;
+      // The trouble is over: a status that kept it would report a startup
+      // race with chronyd (Permission denied before its ExecStartPost) forever.
+      last_error_.clear();
       log_line(opts_.log, fmt::format("sock: sending samples to chronyd at {}", path_));
     }
     return Ok{};

@@ -176,6 +176,7 @@ TEST_CASE("chronyd starting late, going away and coming back: one log line each 
   REQUIRE(sent);
   CHECK(log.size() == 4);
   CHECK((*sink)->health().ok);
+  CHECK((*sink)->health().last_error.empty());  // over: no stale error in the status
 }
 
 TEST_CASE("a chronyd that does not read gets temp_fail, not a disconnect") {
