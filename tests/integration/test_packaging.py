@@ -569,16 +569,19 @@ class Packaging(unittest.TestCase):
 
         scripts = self.rpm_q("vmclockd", "--scripts")
         print(scripts, flush=True)
-        for want in ("systemd-sysusers vmclockd.conf", "systemd-tmpfiles --create vmclockd.conf",
+        for want in ("systemd-sysusers --replace=/usr/lib/sysusers.d/vmclockd.conf -\n",
+                     "\nu vmclockd ", "\nm vmclockd chrony\n", "systemd-tmpfiles --create vmclockd.conf",
                      "preset vmclockd.service", "disable vmclockd.service vmclockd-wait-sync.service",
                      "try-restart vmclockd.service", "restart chronyd.service", "udevadm trigger"):
             self.assertIn(want, scripts)
         self.assertNotIn("preset vmclockd-wait-sync", scripts, "installed, not enabled")
         self.assertNotRegex(scripts, r"\|\|\s*(?::|true)(?![\w-])", "no scriptlet hides a failure")
         # Each scriptlet ("postinstall scriptlet (using /bin/sh):") starts
-        # with set -e, so every failing step fails it.
+        # with set -e, so every failing step fails it; the user is made in
+        # %pre, whose failure aborts the install (rpm only warns about %post).
+        self.assertRegex(scripts, r"(?m)^preinstall scriptlet \(using /bin/sh\):\nset -e\nsystemd-sysusers ")
         bodies = re.split(r"(?m)^\S.* scriptlet \(using /bin/sh\):\n", scripts)[1:]
-        self.assertEqual(len(bodies), 3, scripts)
+        self.assertEqual(len(bodies), 4, scripts)
         for body in bodies:
             first = [l for l in body.splitlines() if l.strip() and not l.startswith("#")][0]
             self.assertEqual(first, "set -e", body)
@@ -621,7 +624,9 @@ class Packaging(unittest.TestCase):
         stock = "pool 2.fedora.pool.ntp.org iburst\nsourcedir /run/chrony-dhcp\ndriftfile /var/lib/chrony/drift\n"
 
         def sh(body, *args):
-            return run(["sh", "-c", body.replace("/etc/chrony.conf", conf), "scriptlet", *args])
+            # This host's systemd, if it runs one, is left alone.
+            body = body.replace("/etc/chrony.conf", conf).replace("/run/systemd/system", os.path.join(work, "none"))
+            return run(["sh", "-c", body, "scriptlet", *args])
 
         with open(conf, "w") as f:
             f.write(stock)
@@ -647,24 +652,30 @@ class Packaging(unittest.TestCase):
         self.assertFalse(os.path.exists(conf))
 
     def test_5_rpm_root_scriptlet_failures_fail(self):
-        """rpm --root into an empty directory: the files go in, but the
-        scriptlets cannot run there (no /bin/sh, no systemd), and rpm says
-        so with a failing exit status. With --noscripts the same install
-        succeeds: the failure is the scriptlets', reported, not hidden."""
+        """rpm --root into an empty directory: the scriptlets cannot run
+        there (no /bin/sh, no systemd), so vmclockd's %pre fails, rpm says
+        so, installs none of vmclockd's files and exits non-zero. With
+        --noscripts the same install succeeds and every file of the three
+        packages lands in the root: the failure is the scriptlets', and it
+        is reported, not hidden."""
         rpms = [self.rpms[p] for p in RPM_FILES]
         for noscripts in (True, False):
             root = tempfile.mkdtemp(prefix="vmc-rpmroot.", dir=self.tmp)
             extra = ["--noscripts", "--notriggers"] if noscripts else []
             p = run(["rpm", "--root", root, "-i", "--nodeps", *extra, *rpms], check=False, timeout=300)
             print(p.stdout, flush=True)
-            for files in self.rpm_files.values():
-                for path in files:
-                    self.assertTrue(os.path.lexists(root + path), f"{path} not in --root {root}")
             if noscripts:
                 self.assertEqual(p.returncode, 0, p.stdout)
+                for files in self.rpm_files.values():
+                    for path in files:
+                        self.assertTrue(os.path.lexists(root + path), f"{path} not in --root {root}")
             else:
                 self.assertNotEqual(p.returncode, 0, "a failed scriptlet must fail the install")
-                self.assertRegex(p.stdout, r"%post\(vmclockd-[^)]*\) scriptlet failed")
+                self.assertRegex(p.stdout, r"(?m)^error: %prein\(vmclockd-\d[^)]*\) scriptlet failed")
+                self.assertRegex(p.stdout, r"(?m)^error: vmclockd-\d\S* install failed")
+                self.assertFalse(os.path.lexists(root + "/usr/sbin/vmclockd"), "vmclockd installed despite %pre")
+                for path in self.rpm_files["vmclockd-libs"]:
+                    self.assertTrue(os.path.lexists(root + path), f"{path}: the library has no scriptlets")
             shutil.rmtree(root, ignore_errors=True)
 
 
