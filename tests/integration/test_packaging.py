@@ -248,7 +248,6 @@ class Packaging(unittest.TestCase):
                 cls.rpms[m.group(1)] = os.path.join(pkgs, "rpm", f)
         assert set(cls.debs) == set(DEB_FILES), sorted(cls.debs)
         assert set(cls.rpms) == set(RPM_FILES), sorted(cls.rpms)
-        # For the install and purge: the library first is apt's business.
         cls.deb = cls.debs["vmclockd"]
 
     @classmethod
