@@ -556,15 +556,15 @@ class Packaging(unittest.TestCase):
                              r"vmclockd maintainers <", pkg)
         conf = set(self.rpm_q("vmclockd", "-c").split())
         self.assertEqual(conf, RPM_CONFFILES)
-        self.assertEqual(self.rpm_q("vmclockd-libs", "-c").split() + self.rpm_q("vmclockd-devel", "-c").split(),
-                         ["(contains", "no", "files)"] * 2)
+        self.assertEqual(self.rpm_q("vmclockd-libs", "-c").split() + self.rpm_q("vmclockd-devel", "-c").split(), [])
 
         requires = self.rpm_q("vmclockd", "--requires")
         self.assertRegex(requires, r"(?m)^chrony >= 4\.0$")
         self.assertNotRegex(requires, r"(?m)^(/usr/bin/pkg-config|pkgconfig)\b",
                             "the development files are in vmclockd-devel")
-        self.assertRegex(self.rpm_q("vmclockd-devel", "--requires"),
-                         rf"(?m)^vmclockd-libs\(x86-64\) = {re.escape(self.version)}-")
+        for pkg in ("vmclockd", "vmclockd-devel"):
+            self.assertRegex(self.rpm_q(pkg, "--requires"), rf"(?m)^vmclockd-libs\(x86-64\) = {re.escape(self.version)}-",
+                             f"{pkg} needs the library of the same build")
 
         scripts = self.rpm_q("vmclockd", "--scripts")
         print(scripts, flush=True)
