@@ -74,11 +74,13 @@ DEB_FILES = {
         "/usr/share/man/man5/vmclockd.toml.5.gz",
         "/usr/share/doc/vmclockd/README.packaging.md.gz",  # dh_compress: over 4 kB
         "/usr/share/doc/vmclockd/copyright",
+        "/usr/share/doc/vmclockd/changelog.gz",
     },
     "libvmclock0": {
         "/usr/lib/{ma}/libvmclock.so.0",
         "/usr/lib/{ma}/libvmclock.so.{version}",
         "/usr/share/doc/libvmclock0/copyright",
+        "/usr/share/doc/libvmclock0/changelog.gz",
     },
     "libvmclock-dev": {
         "/usr/include/vmclock/vmclock.h",
@@ -87,6 +89,7 @@ DEB_FILES = {
         "/usr/lib/{ma}/pkgconfig/vmclock.pc",
         "/usr/share/man/man3/vmclock_now.3.gz",
         "/usr/share/doc/libvmclock-dev/copyright",
+        "/usr/share/doc/libvmclock-dev/changelog.gz",
     },
 }
 DEB_CONFFILES = {"/etc/vmclockd.toml", "/etc/chrony/conf.d/vmclockd.conf", "/etc/linuxptp/ptp4l-gm.conf"}
@@ -239,7 +242,7 @@ class Packaging(unittest.TestCase):
         cls.debs = {}
         for f in os.listdir(os.path.join(pkgs, "deb")):
             m = re.match(r"([a-z0-9-]+)_[^_]+_[^_]+\.deb$", f)
-            if m:
+            if m and not m.group(1).endswith("-dbgsym"):
                 cls.debs[m.group(1)] = os.path.join(pkgs, "deb", f)
         cls.rpms = {}
         for f in os.listdir(os.path.join(pkgs, "rpm")):
