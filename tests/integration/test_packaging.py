@@ -287,8 +287,13 @@ class Packaging(unittest.TestCase):
             postinst = f.read()
         for want in ("systemd-sysusers", "systemd-tmpfiles", "deb-systemd-helper enable 'vmclockd.service'"):
             self.assertIn(want, postinst)
-        self.assertNotRegex(postinst, r"deb-systemd-helper enable '?vmclockd-wait-sync",
-                            "vmclockd-wait-sync.service is installed, not enabled")
+        # vmclockd-wait-sync.service: enabled again on upgrade only if the
+        # admin had enabled it (debhelper's --no-enable snippet); a fresh
+        # install leaves it disabled (test_2 checks systemctl is-enabled).
+        self.assertRegex(postinst, r"if deb-systemd-helper --quiet was-enabled 'vmclockd-wait-sync\.service'; then\n"
+                                   r"\s*# Create new symlinks, if any\.\n\s*deb-systemd-helper enable 'vmclockd-wait-sync")
+        self.assertRegex(postinst, r"if deb-systemd-helper debian-installed 'vmclockd-wait-sync\.service'; then",
+                         "vmclockd-wait-sync.service is installed, not enabled")
         self.assertNotRegex(postinst, r"deb-systemd-invoke \$_dh_action .*vmclockd-wait-sync",
                             "vmclockd-wait-sync.service is not started on install (it waits up to 180 s)")
         depends = run(["dpkg-deb", "-f", self.deb, "Depends"]).stdout
