@@ -1,24 +1,35 @@
 #!/usr/bin/env python3
-"""Packages end to end (issue 6): builds the .deb and the .rpm from the
-checkout (packaging/build-deb, packaging/build-rpm), then
+"""Packages end to end (issues 6, 13 and 14): builds the .debs and the
+.rpms once from the checkout (packaging/build-deb, packaging/build-rpm), then
 
- - the .deb: lintian has no errors; it installs with apt-get and purges
-   cleanly; files land where the FHS and the unit say, with the user, group,
-   run directory and chrony wiring the package promises; the shipped
-   config documents every key the daemon knows and passes --check-config;
-   `systemd-analyze verify` accepts the units; `systemd-analyze security
-   --offline=true` rates vmclockd.service at an exposure of at most 2.0;
-   the man pages pass `man --warnings`;
- - the .rpm: `rpm -qlp` lists the same files (RPM paths), `rpm -qp
-   --scripts` creates the user and the run directory and handles the unit;
+ - the .debs (vmclockd, libvmclock0, libvmclock-dev): each holds its own
+   files and no other's; lintian reports no errors and no warnings on any
+   of them; they install with apt-get and purge cleanly; files land where
+   the FHS and the unit say, with the user, group, run directories
+   (/run/vmclockd, /run/clockbound) and chrony wiring the package promises;
+   /dev/vmclock* is made world-readable; ptp4l-gm.conf is a conffile at
+   /etc/linuxptp/ptp4l-gm.conf; vmclockd-wait-sync.service is installed
+   and not enabled; the shipped config documents every key the daemon knows
+   and passes --check-config; `systemd-analyze verify` accepts the units;
+   `systemd-analyze security --offline=true` rates vmclockd.service at an
+   exposure of at most 2.0; the man pages pass `man --warnings`;
+ - the .rpms (vmclockd, vmclockd-libs, vmclockd-devel): `rpm -qlp` lists
+   exactly the expected files for each; License is Apache-2.0; vmclockd no
+   longer requires pkg-config; `rpm -qp --scripts` has every scriptlet
+   under set -e and no `|| :`; the chrony.conf trigger appends its confdir
+   once and the erase removes exactly it; an install into an empty
+   `rpm --root` fails because its scriptlets fail (and succeeds with
+   --noscripts, so it is the scriptlets);
  - privilege drop: vmclockd started as root with a config feeding an SHM
    segment from vmclock-sim becomes user vmclockd with CapEff, CapPrm and
    CapBnd all zero, and keeps feeding the segment.
 
-Needs root (dpkg, the privilege drop), the tools in TOOLS and the Debian
-archive (build dependencies, lintian); without root or a tool the file
-exits VMC_SKIP_CODE, which ctest reports as Skipped. Takes about 5 minutes: each package build compiles
-the three binaries. Environment: VMC_SOURCE (checkout), VMC_BIN (binaries).
+Needs root (dpkg, rpm --root, the privilege drop), the tools in TOOLS and
+the Debian archive (build dependencies, lintian); without root or a tool the
+file exits VMC_SKIP_CODE, which ctest reports as Skipped. Takes about 7
+minutes: each package build compiles the three binaries and the library.
+Environment: VMC_SOURCE (checkout), VMC_BIN (binaries), VMC_PACKAGES_DIR
+(packages built before, to rerun the checks quickly).
 """
 import ctypes
 import grp
@@ -41,56 +52,95 @@ MAX_EXPOSURE = 2.0
 SHM_UNIT = 211  # far from gpsd's 0/1 and the usual 2
 SHM_KEY = 0x4E545030 + SHM_UNIT
 
-# What the .deb must contain (Debian 12: units and udev rules under /lib).
+# What each .deb must contain (Debian 12: units and udev rules under /lib),
+# and nothing of another's.
 DEB_FILES = {
-    "/usr/sbin/vmclockd",
-    "/usr/bin/vmclockctl",
-    "/usr/bin/vmclock-sim",
-    "/etc/vmclockd.toml",
-    "/etc/chrony/conf.d/vmclockd.conf",
-    "/lib/systemd/system/vmclockd.service",
-    "/lib/systemd/system/chrony.service.d/vmclockd.conf",
-    "/usr/lib/sysusers.d/vmclockd.conf",
-    "/usr/lib/tmpfiles.d/vmclockd.conf",
-    "/lib/udev/rules.d/60-vmclockd.rules",
-    "/usr/share/man/man8/vmclockd.8.gz",
-    "/usr/share/man/man1/vmclockctl.1.gz",
-    "/usr/share/man/man1/vmclock-sim.1.gz",
-    "/usr/share/man/man5/vmclockd.toml.5.gz",
-    "/usr/share/doc/vmclockd/README.packaging.md.gz",  # dh_compress: over 4 kB
-    "/usr/share/doc/vmclockd/copyright",
+    "vmclockd": {
+        "/usr/sbin/vmclockd",
+        "/usr/bin/vmclockctl",
+        "/usr/bin/vmclock-sim",
+        "/etc/vmclockd.toml",
+        "/etc/chrony/conf.d/vmclockd.conf",
+        "/etc/linuxptp/ptp4l-gm.conf",
+        "/lib/systemd/system/vmclockd.service",
+        "/lib/systemd/system/vmclockd-wait-sync.service",
+        "/lib/systemd/system/chrony.service.d/vmclockd.conf",
+        "/usr/lib/sysusers.d/vmclockd.conf",
+        "/usr/lib/tmpfiles.d/vmclockd.conf",
+        "/lib/udev/rules.d/60-vmclockd.rules",
+        "/usr/share/man/man8/vmclockd.8.gz",
+        "/usr/share/man/man1/vmclockctl.1.gz",
+        "/usr/share/man/man1/vmclock-sim.1.gz",
+        "/usr/share/man/man5/vmclockd.toml.5.gz",
+        "/usr/share/doc/vmclockd/README.packaging.md.gz",  # dh_compress: over 4 kB
+        "/usr/share/doc/vmclockd/copyright",
+        "/usr/share/doc/vmclockd/changelog.gz",
+    },
+    "libvmclock0": {
+        "/usr/lib/{ma}/libvmclock.so.0",
+        "/usr/lib/{ma}/libvmclock.so.{version}",
+        "/usr/share/doc/libvmclock0/copyright",
+        "/usr/share/doc/libvmclock0/changelog.gz",
+    },
+    "libvmclock-dev": {
+        "/usr/include/vmclock/vmclock.h",
+        "/usr/include/vmclock/vmclock.hpp",
+        "/usr/lib/{ma}/libvmclock.so",
+        "/usr/lib/{ma}/pkgconfig/vmclock.pc",
+        "/usr/share/man/man3/vmclock_now.3.gz",
+        "/usr/share/doc/libvmclock-dev/copyright",
+        "/usr/share/doc/libvmclock-dev/changelog.gz",
+    },
 }
-DEB_CONFFILES = {"/etc/vmclockd.toml", "/etc/chrony/conf.d/vmclockd.conf"}
+DEB_CONFFILES = {"/etc/vmclockd.toml", "/etc/chrony/conf.d/vmclockd.conf", "/etc/linuxptp/ptp4l-gm.conf"}
 RPM_FILES = {
-    "/usr/sbin/vmclockd",
-    "/usr/bin/vmclockctl",
-    "/usr/bin/vmclock-sim",
-    "/etc/vmclockd.toml",
-    "/etc/chrony.d",
-    "/etc/chrony.d/vmclockd.conf",
-    "/usr/lib/systemd/system/vmclockd.service",
-    "/usr/lib/systemd/system/chronyd.service.d",
-    "/usr/lib/systemd/system/chronyd.service.d/vmclockd.conf",
-    "/usr/lib/sysusers.d/vmclockd.conf",
-    "/usr/lib/tmpfiles.d/vmclockd.conf",
-    "/usr/lib/udev/rules.d/60-vmclockd.rules",
-    "/usr/share/man/man8/vmclockd.8.gz",
-    "/usr/share/man/man1/vmclockctl.1.gz",
-    "/usr/share/man/man1/vmclock-sim.1.gz",
-    "/usr/share/man/man5/vmclockd.toml.5.gz",
-    "/usr/share/doc/vmclockd/README.packaging.md",
-    "/usr/share/man/man3/vmclock_now.3.gz",
-    "/usr/lib64/libvmclock.so",
-    "/usr/lib64/libvmclock.so.0",
-    "/usr/lib64/pkgconfig/vmclock.pc",
-    "/usr/include/vmclock",
-    "/usr/include/vmclock/vmclock.h",
-    "/usr/include/vmclock/vmclock.hpp",
+    "vmclockd": {
+        "/usr/sbin/vmclockd",
+        "/usr/bin/vmclockctl",
+        "/usr/bin/vmclock-sim",
+        "/etc/vmclockd.toml",
+        "/etc/chrony.d",
+        "/etc/chrony.d/vmclockd.conf",
+        "/etc/linuxptp",
+        "/etc/linuxptp/ptp4l-gm.conf",
+        "/usr/lib/systemd/system/vmclockd.service",
+        "/usr/lib/systemd/system/vmclockd-wait-sync.service",
+        "/usr/lib/systemd/system/chronyd.service.d",
+        "/usr/lib/systemd/system/chronyd.service.d/vmclockd.conf",
+        "/usr/lib/sysusers.d/vmclockd.conf",
+        "/usr/lib/tmpfiles.d/vmclockd.conf",
+        "/usr/lib/udev/rules.d/60-vmclockd.rules",
+        "/usr/share/man/man8/vmclockd.8.gz",
+        "/usr/share/man/man1/vmclockctl.1.gz",
+        "/usr/share/man/man1/vmclock-sim.1.gz",
+        "/usr/share/man/man5/vmclockd.toml.5.gz",
+        "/usr/share/doc/vmclockd/README.packaging.md",
+        "/usr/share/licenses/vmclockd",
+        "/usr/share/licenses/vmclockd/LICENSE",
+    },
+    "vmclockd-libs": {
+        "/usr/lib64/libvmclock.so.0",
+        "/usr/lib64/libvmclock.so.{version}",
+        # The same file as vmclockd's (_docdir_fmt %{{name}}): rpm lets
+        # packages share an identical file.
+        "/usr/share/licenses/vmclockd",
+        "/usr/share/licenses/vmclockd/LICENSE",
+    },
+    "vmclockd-devel": {
+        "/usr/share/man/man3/vmclock_now.3.gz",
+        "/usr/lib64/libvmclock.so",
+        "/usr/lib64/pkgconfig/vmclock.pc",
+        "/usr/include/vmclock",
+        "/usr/include/vmclock/vmclock.h",
+        "/usr/include/vmclock/vmclock.hpp",
+    },
 }
-RPM_CONFFILES = {"/etc/vmclockd.toml", "/etc/chrony.d/vmclockd.conf"}
+RPM_CONFFILES = {"/etc/vmclockd.toml", "/etc/chrony.d/vmclockd.conf", "/etc/linuxptp/ptp4l-gm.conf"}
+CHRONY_CONFDIR_MARK = "# Added by the vmclockd package (removed when it is erased)"
 # What the test runs and does not install itself (it installs lintian and
 # cpio, build-deb and build-rpm the build dependencies and rpm).
-TOOLS = ("apt-get", "dpkg", "dpkg-deb", "dpkg-query", "git", "systemd-analyze", "man", "ipcrm", "cc", "pkg-config")
+TOOLS = ("apt-get", "dpkg", "dpkg-deb", "dpkg-query", "dpkg-architecture", "git", "systemd-analyze", "systemctl",
+         "man", "ipcrm", "cc", "pkg-config")
 
 
 def skip_unless_possible():
@@ -99,7 +149,7 @@ def skip_unless_possible():
     missing = [t for t in TOOLS if not shutil.which(t)]
     why = None
     if os.geteuid() != 0:
-        why = "needs root: dpkg -i/--purge and the privilege drop"
+        why = "needs root: dpkg -i/--purge, rpm --root and the privilege drop"
     elif missing:
         why = f"{'/'.join(missing)} not installed (not on PATH)"
     if why:
@@ -186,65 +236,101 @@ class Packaging(unittest.TestCase):
             run([os.path.join(SOURCE, "packaging/build-rpm"), os.path.join(pkgs, "rpm")])
             t2 = time.monotonic()
             print(f"build-deb {t1 - t0:.0f} s, build-rpm {t2 - t1:.0f} s", flush=True)
-        debs = [f for f in os.listdir(os.path.join(pkgs, "deb"))
-                if f.startswith("vmclockd_") and f.endswith(".deb")]
-        rpms = [f for f in os.listdir(os.path.join(pkgs, "rpm"))
-                if re.match(r"vmclockd-\d.*\.rpm$", f) and "debug" not in f]
-        assert len(debs) == 1, debs
-        assert len(rpms) == 1, rpms
-        cls.deb = os.path.join(pkgs, "deb", debs[0])
-        cls.rpm = os.path.join(pkgs, "rpm", rpms[0])
         with open(os.path.join(SOURCE, "CMakeLists.txt")) as f:
             cls.version = re.search(r"^project\(\S+ VERSION ([0-9.]+)", f.read(), re.M).group(1)
+        ma = run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"]).stdout.strip()
+        cls.deb_files = {p: {f.format(ma=ma, version=cls.version) for f in files} for p, files in DEB_FILES.items()}
+        cls.rpm_files = {p: {f.format(version=cls.version) for f in files} for p, files in RPM_FILES.items()}
+        cls.debs = {}
+        for f in os.listdir(os.path.join(pkgs, "deb")):
+            m = re.match(r"([a-z0-9-]+)_[^_]+_[^_]+\.deb$", f)
+            if m and not m.group(1).endswith("-dbgsym"):
+                cls.debs[m.group(1)] = os.path.join(pkgs, "deb", f)
+        cls.rpms = {}
+        for f in os.listdir(os.path.join(pkgs, "rpm")):
+            m = re.match(r"(vmclockd(?:-[a-z]+)?)-(\d[^-]*)-[^-]+\.rpm$", f)
+            if m and "debug" not in m.group(1):
+                cls.rpms[m.group(1)] = os.path.join(pkgs, "rpm", f)
+        assert set(cls.debs) == set(DEB_FILES), sorted(cls.debs)
+        assert set(cls.rpms) == set(RPM_FILES), sorted(cls.rpms)
+        cls.deb = cls.debs["vmclockd"]
 
     @classmethod
     def tearDownClass(cls):
-        if deb_installed("vmclockd"):
-            subprocess.run(["dpkg", "--purge", "vmclockd"], capture_output=True)
+        installed = [p for p in DEB_FILES if deb_installed(p)]
+        if installed:
+            subprocess.run(["dpkg", "--purge", *installed], capture_output=True)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    # --- the .deb, as a file -------------------------------------------
+    # --- the .debs, as files ----------------------------------------------
     def test_1_deb_contents_and_lintian(self):
-        self.assertIn(f"_{self.version}_", os.path.basename(self.deb), "version comes from project(VERSION)")
-        listing = run(["dpkg-deb", "-c", self.deb]).stdout
-        paths = {re.sub(r"^\.", "", line.split()[5]).rstrip("/") for line in listing.splitlines()}
-        self.assertLessEqual(DEB_FILES, paths, f"missing: {sorted(DEB_FILES - paths)}")
-        conffiles = run(["dpkg-deb", "-f", self.deb, "Conffiles"], check=False).stdout
+        contents = {}
+        for pkg, deb in self.debs.items():
+            self.assertIn(f"_{self.version}_", os.path.basename(deb), "version comes from project(VERSION)")
+            listing = run(["dpkg-deb", "-c", deb]).stdout
+            # Files and links, not directories: exactly the expected ones,
+            # so none is in two packages and libvmclock0 is the shared
+            # library only (lintian's package-name-doesnt-match-sonames,
+            # link-to-shared-library-in-wrong-package).
+            contents[pkg] = {re.sub(r"^\.", "", line.split()[5]) for line in listing.splitlines()
+                             if not line.startswith("d")}
+            self.assertEqual(contents[pkg], self.deb_files[pkg], pkg)
+        self.assertNotIn("pkg-config", run(["dpkg-deb", "-f", self.debs["vmclockd"], "Depends"]).stdout)
+        self.assertRegex(run(["dpkg-deb", "-f", self.debs["libvmclock-dev"], "Depends"]).stdout,
+                         rf"libvmclock0 \(= {re.escape(self.version)}\)")
+        for pkg, deb in self.debs.items():
+            self.assertRegex(run(["dpkg-deb", "-f", deb, "Maintainer"]).stdout, r"^vmclockd maintainers <")
+
         ctl = os.path.join(self.tmp, "ctl")
         run(["dpkg-deb", "-e", self.deb, ctl])
         with open(os.path.join(ctl, "conffiles")) as f:
-            self.assertEqual(set(f.read().split()), DEB_CONFFILES, conffiles)
+            self.assertEqual(set(f.read().split()), DEB_CONFFILES)
         with open(os.path.join(ctl, "postinst")) as f:
             postinst = f.read()
         for want in ("systemd-sysusers", "systemd-tmpfiles", "deb-systemd-helper enable 'vmclockd.service'"):
             self.assertIn(want, postinst)
+        # vmclockd-wait-sync.service: enabled again on upgrade only if the
+        # admin had enabled it (debhelper's --no-enable snippet); a fresh
+        # install leaves it disabled (test_2 checks systemctl is-enabled).
+        self.assertRegex(postinst, r"if deb-systemd-helper --quiet was-enabled 'vmclockd-wait-sync\.service'; then\n"
+                                   r"\s*# Create new symlinks, if any\.\n\s*deb-systemd-helper enable 'vmclockd-wait-sync")
+        self.assertRegex(postinst, r"if deb-systemd-helper debian-installed 'vmclockd-wait-sync\.service'; then",
+                         "vmclockd-wait-sync.service is installed, not enabled")
+        self.assertNotRegex(postinst, r"deb-systemd-invoke \$_dh_action .*vmclockd-wait-sync",
+                            "vmclockd-wait-sync.service is not started on install (it waits up to 180 s)")
         depends = run(["dpkg-deb", "-f", self.deb, "Depends"]).stdout
         self.assertIn("chrony", depends)
 
         apt_install("lintian")
-        p = run(["lintian", "--tag-display-limit", "0", self.deb], check=False)
+        debs = [self.debs[p] for p in DEB_FILES]
+        p = run(["lintian", "--tag-display-limit", "0", *debs], check=False)
         print(p.stdout, flush=True)
-        errors = [line for line in p.stdout.splitlines() if line.startswith("E:")]
-        self.assertEqual(errors, [], "lintian errors")
+        bad = [line for line in p.stdout.splitlines() if re.match(r"[EW]: ", line)]
+        self.assertEqual(bad, [], "lintian errors and warnings")
+        self.assertEqual(p.returncode, 0, p.stdout)
 
     # --- the .deb, installed and purged -----------------------------------
     def test_2_deb_install_verify_security_privdrop_purge(self):
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        run(["apt-get", "install", "-y", "-q", "--no-install-recommends", self.deb], env=env)
+        run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *(self.debs[p] for p in DEB_FILES)], env=env)
         try:
             self.check_installed()
             self.check_units()
             self.check_config_and_man()
             self.check_privilege_drop()
         finally:
-            run(["dpkg", "--purge", "vmclockd"])
-        self.assertFalse(deb_installed("vmclockd"))
-        for path in DEB_FILES | {"/run/vmclockd"}:
+            run(["dpkg", "--purge", *DEB_FILES])
+        for pkg, files in self.deb_files.items():
+            self.assertFalse(deb_installed(pkg), pkg)
+            for path in files:
+                self.assertFalse(os.path.lexists(path), f"{path} left after purge")
+        for path in ("/run/vmclockd", "/run/clockbound"):
             self.assertFalse(os.path.lexists(path), f"{path} left after purge")
 
     def check_installed(self):
-        for path in DEB_FILES:
-            self.assertTrue(os.path.exists(path), path)
+        for files in self.deb_files.values():
+            for path in files:
+                self.assertTrue(os.path.exists(path), path)
         for b, d in BINARIES.items():
             st = os.stat(f"/usr/{d}/{b}")
             self.assertEqual(stat.S_IMODE(st.st_mode), 0o755, b)
@@ -268,11 +354,19 @@ class Packaging(unittest.TestCase):
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o750)
         self.assertEqual(st.st_uid, user.pw_uid)
         self.assertEqual(grp.getgrgid(st.st_gid).gr_name, "_chrony")
+        # ClockBound's directory (clients read /var/run/clockbound/shm0):
+        # anyone may read, only vmclockd writes.
+        with open("/usr/lib/tmpfiles.d/vmclockd.conf") as f:
+            self.assertRegex(f.read(), r"(?m)^d /run/clockbound 0755 vmclockd vmclockd -$")
+        st = os.stat("/run/clockbound")
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o755)
+        self.assertEqual(st.st_uid, user.pw_uid)
+        self.assertEqual(os.path.realpath("/var/run/clockbound"), "/run/clockbound")
         # libvmclock: the library, its header and pkg-config file; a C
         # program built against them runs (it says UNKNOWN here: no page).
-        libs = run(["dpkg", "-L", "vmclockd"]).stdout.split()
+        libs = run(["dpkg", "-L", "libvmclock0"]).stdout.split()
         self.assertTrue(any(p.endswith("/libvmclock.so.0") for p in libs), "libvmclock.so.0 not installed")
-        self.assertIn("/usr/include/vmclock/vmclock.h", libs)
+        self.assertIn("/usr/include/vmclock/vmclock.h", run(["dpkg", "-L", "libvmclock-dev"]).stdout.split())
         cflags = run(["pkg-config", "--cflags", "--libs", "vmclock"]).stdout.split()
         self.assertIn("-lvmclock", cflags)
         exe = os.path.join(self.tmp, "now")
@@ -283,7 +377,15 @@ class Packaging(unittest.TestCase):
 
         with open("/lib/udev/rules.d/60-vmclockd.rules") as f:
             rule = f.read()
-        self.assertRegex(rule, r'KERNEL=="vmclock\[0-9\]\*".*GROUP="vmclockd".*MODE="0440"')
+        # World-readable: libvmclock and ClockBound clients read the page.
+        self.assertRegex(rule, r'(?m)^KERNEL=="vmclock\[0-9\]\*".*MODE="0444"')
+        self.assertEqual(len(re.findall(r'MODE="', rule)), 1, rule)
+
+        # ptp4l-gm.conf where ptp4l-plugin/README.md and the file say.
+        with open("/etc/linuxptp/ptp4l-gm.conf") as f, open(os.path.join(SOURCE, "ptp4l-plugin/ptp4l-gm.conf")) as g:
+            self.assertEqual(f.read(), g.read())
+        with open(os.path.join(SOURCE, "ptp4l-plugin/README.md")) as f:
+            self.assertIn("ptp4l -f /etc/linuxptp/ptp4l-gm.conf", f.read())
 
         # chrony and vmclockd agree on the socket path, and the chrony
         # drop-in gives exactly that socket to group vmclockd.
@@ -329,6 +431,27 @@ class Packaging(unittest.TestCase):
             self.assertIn(want, unit)
         self.assertNotIn("PrivateIPC=yes", unit, "the SHM segment lives in the host's IPC namespace")
         self.assertRegex(unit, r"Before=.*chrony\.service")
+        self.assertRegex(unit, r"(?m)^ReadWritePaths=/run/vmclockd /run/clockbound$", "writable: these, no more")
+
+        # vmclockd-wait-sync.service: like chrony-wait.service, installed and
+        # not enabled (units that need synchronized time ask for it).
+        wait_unit = "/lib/systemd/system/vmclockd-wait-sync.service"
+        p = run(["systemd-analyze", "verify", wait_unit], check=False)
+        print(p.stdout, flush=True)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertNotIn("vmclockd-wait-sync.service:", p.stdout)
+        with open(wait_unit) as f:
+            wait = f.read()
+        for want in ("Type=oneshot\n", "RemainAfterExit=yes\n", "User=vmclockd\n",
+                     "ExecStart=/usr/bin/vmclockctl waitsync --timeout 180\n"):
+            self.assertIn(want, wait)
+        self.assertRegex(wait, r"(?m)^After=vmclockd\.service\b")
+        self.assertRegex(wait, r"(?m)^Wants=vmclockd\.service$")
+        self.assertRegex(wait, r"(?m)^# +After=vmclockd-wait-sync\.service$", "the comment says how to use it")
+        p = run(["systemctl", "is-enabled", "vmclockd-wait-sync.service"], check=False)
+        self.assertEqual(p.stdout.strip(), "disabled", p.stdout)
+        p = run(["systemctl", "is-enabled", "vmclockd.service"], check=False)
+        self.assertEqual(p.stdout.strip(), "enabled", p.stdout)
 
     def check_config_and_man(self):
         # The conffile: all defaults, valid, and it names every key.
@@ -336,9 +459,13 @@ class Packaging(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout)
         with open("/etc/vmclockd.toml") as f:
             conf = f.read()
-        active = [l for l in conf.splitlines() if l.strip() and not l.lstrip().startswith("#")]
-        self.assertTrue(all(re.fullmatch(r"\[\w+\]", l.strip()) for l in active),
+        active = [l.strip() for l in conf.splitlines() if l.strip() and not l.lstrip().startswith("#")]
+        # The one key the package sets (ClockBound's segment, issue 13):
+        # once the daemon has it, it is on by default in the package.
+        clockbound = ['segment = "/run/clockbound/shm0"']
+        self.assertTrue(all(re.fullmatch(r"\[\w+\]", l) or l in clockbound for l in active),
                         f"only section headers are uncommented: {active}")
+        self.assertRegex(conf, r'(?m)^#?\[clockbound\]\n(?:#.*\n)*#?segment = "/run/clockbound/shm0"$')
         options = run(["/usr/sbin/vmclockd", "--print-options"]).stdout
         keys = set(re.findall(r"^#?\s*(\w+)\s*=", options, re.M))
         self.assertTrue(keys, options)
@@ -421,40 +548,146 @@ class Packaging(unittest.TestCase):
             remove_shm(SHM_KEY)
             shutil.rmtree(work, ignore_errors=True)
 
-    # --- the .rpm, as a file -----------------------------------------------
+    # --- the .rpms, as files -----------------------------------------------
+    def rpm_q(self, pkg, *args):
+        return run(["rpm", "-qp", *args, self.rpms[pkg]]).stdout
+
     def test_3_rpm_files_and_scripts(self):
-        self.assertIn(f"-{self.version}-", os.path.basename(self.rpm), "version comes from project(VERSION)")
-        # Man pages are compressed by Fedora's brp-compress, not by Debian's
-        # rpmbuild; build-id links are rpmbuild's own.
-        files = {re.sub(r"\.gz$", "", f) for f in run(["rpm", "-qlp", self.rpm]).stdout.split()
-                 if not f.startswith("/usr/lib/.build-id")}
-        expected = {re.sub(r"\.gz$", "", f) for f in RPM_FILES} | {f"/usr/lib64/libvmclock.so.{self.version}"}
-        self.assertLessEqual(expected, files, f"missing: {sorted(expected - files)}")
-        extra = files - expected
-        self.assertEqual(extra, set(), "files the test does not know about")
-        conf = set(run(["rpm", "-qcp", self.rpm]).stdout.split())
+        for pkg, path in self.rpms.items():
+            self.assertIn(f"-{self.version}-", os.path.basename(path), "version comes from project(VERSION)")
+            # Man pages are compressed by Fedora's brp-compress, not by
+            # Debian's rpmbuild; build-id links are rpmbuild's own.
+            files = {re.sub(r"\.gz$", "", f) for f in self.rpm_q(pkg, "-l").split()
+                     if not f.startswith("/usr/lib/.build-id")}
+            expected = {re.sub(r"\.gz$", "", f) for f in self.rpm_files[pkg]}
+            self.assertEqual(files, expected, pkg)
+            self.assertEqual(self.rpm_q(pkg, "--qf", "%{LICENSE}"), "Apache-2.0", pkg)
+            self.assertRegex(self.rpm_q(pkg, "--qf", "%{PACKAGER}%{VENDOR}\\n%{CHANGELOGNAME}"),
+                             r"vmclockd maintainers <", pkg)
+        conf = set(self.rpm_q("vmclockd", "-c").split())
         self.assertEqual(conf, RPM_CONFFILES)
-        scripts = run(["rpm", "-qp", "--scripts", self.rpm]).stdout
-        print(scripts, flush=True)
-        for want in ("systemd-sysusers vmclockd.conf", "systemd-tmpfiles --create vmclockd.conf",
-                     "preset vmclockd.service", "disable --now vmclockd.service",
-                     "try-restart vmclockd.service", "try-restart chronyd.service", "udevadm trigger"):
-            self.assertIn(want, scripts)
-        requires = run(["rpm", "-qp", "--requires", self.rpm]).stdout
+        self.assertEqual(self.rpm_q("vmclockd-libs", "-c").split() + self.rpm_q("vmclockd-devel", "-c").split(), [])
+
+        requires = self.rpm_q("vmclockd", "--requires")
         self.assertRegex(requires, r"(?m)^chrony >= 4\.0$")
+        self.assertNotRegex(requires, r"(?m)^(/usr/bin/pkg-config|pkgconfig)\b",
+                            "the development files are in vmclockd-devel")
+        for pkg in ("vmclockd", "vmclockd-devel"):
+            self.assertRegex(self.rpm_q(pkg, "--requires"), rf"(?m)^vmclockd-libs\(x86-64\) = {re.escape(self.version)}-",
+                             f"{pkg} needs the library of the same build")
+
+        scripts = self.rpm_q("vmclockd", "--scripts")
+        print(scripts, flush=True)
+        for want in ("systemd-sysusers --replace=/usr/lib/sysusers.d/vmclockd.conf - <<'SYSUSERS'\n",
+                     "\nu vmclockd ", "\nm vmclockd chrony\n", "systemd-tmpfiles --create vmclockd.conf",
+                     "preset vmclockd.service", "disable vmclockd.service vmclockd-wait-sync.service",
+                     "try-restart vmclockd.service", "restart chronyd.service", "udevadm trigger"):
+            self.assertIn(want, scripts)
+        self.assertNotIn("preset vmclockd-wait-sync", scripts, "installed, not enabled")
+        self.assertNotRegex(scripts, r"\|\|\s*(?::|true)(?![\w-])", "no scriptlet hides a failure")
+        # Each scriptlet ("postinstall scriptlet (using /bin/sh):") starts
+        # with set -e, so every failing step fails it; the user is made in
+        # %pre, whose failure aborts the install (rpm only warns about %post).
+        self.assertRegex(scripts, r"(?m)^preinstall scriptlet \(using /bin/sh\):\nset -e\nsystemd-sysusers ")
+        bodies = re.split(r"(?m)^\S.* scriptlet \(using /bin/sh\):\n", scripts)[1:]
+        self.assertEqual(len(bodies), 4, scripts)
+        for body in bodies:
+            first = [l for l in body.splitlines() if l.strip() and not l.startswith("#")][0]
+            self.assertEqual(first, "set -e", body)
+
         # The RHEL flavour of the generated files.
         apt_install("cpio")
         extract = os.path.join(self.tmp, "rpmroot")
         os.makedirs(extract)
-        rpm2cpio = subprocess.Popen(["rpm2cpio", self.rpm], stdout=subprocess.PIPE)
+        rpm2cpio = subprocess.Popen(["rpm2cpio", self.rpms["vmclockd"]], stdout=subprocess.PIPE)
         subprocess.run(["cpio", "-idm", "--quiet"], stdin=rpm2cpio.stdout, cwd=extract, check=True)
         rpm2cpio.wait()
         with open(os.path.join(extract, "usr/lib/sysusers.d/vmclockd.conf")) as f:
             self.assertRegex(f.read(), r"(?m)^m vmclockd chrony$")
         with open(os.path.join(extract, "usr/lib/tmpfiles.d/vmclockd.conf")) as f:
-            self.assertRegex(f.read(), r"(?m)^d /run/vmclockd/sockets 0750 vmclockd chrony -$")
+            tmpfiles = f.read()
+        self.assertRegex(tmpfiles, r"(?m)^d /run/vmclockd/sockets 0750 vmclockd chrony -$")
+        self.assertRegex(tmpfiles, r"(?m)^d /run/clockbound 0755 vmclockd vmclockd -$")
         with open(os.path.join(extract, "usr/lib/systemd/system/vmclockd.service")) as f:
             self.assertIn("ExecStart=/usr/sbin/vmclockd", f.read())
+        with open(os.path.join(extract, "usr/lib/systemd/system/vmclockd-wait-sync.service")) as f:
+            self.assertRegex(f.read(), r"(?m)^After=vmclockd\.service chronyd\.service$")
+        with open(os.path.join(extract, "usr/lib/udev/rules.d/60-vmclockd.rules")) as f:
+            self.assertIn('MODE="0444"', f.read())
+
+    def test_4_rpm_chrony_confdir(self):
+        """The trigger that makes Fedora's/RHEL's/AL2023's chrony.conf read
+        /etc/chrony.d: appends once, leaves a conf that reads it alone, and
+        the erase removes exactly what it added. Run on a copy of the
+        scriptlets with /etc/chrony.conf replaced by a file here."""
+        triggers = self.rpm_q("vmclockd", "--triggers")
+        m = re.search(r"(?ms)^triggerin scriptlet \(using /bin/sh\) -- chrony\n(.*?)(?=^\S.*scriptlet|\Z)", triggers)
+        self.assertIsNotNone(m, triggers)
+        trigger = m.group(1)
+        scripts = self.rpm_q("vmclockd", "--scripts")
+        m = re.search(r"(?ms)^postuninstall scriptlet \(using /bin/sh\):\n(.*?)(?=^\S.*scriptlet|\Z)", scripts)
+        self.assertIsNotNone(m, scripts)
+        postun = m.group(1)
+        work = tempfile.mkdtemp(prefix="vmc-chronyconf.", dir=self.tmp)
+        conf = os.path.join(work, "chrony.conf")
+        stock = "pool 2.fedora.pool.ntp.org iburst\nsourcedir /run/chrony-dhcp\ndriftfile /var/lib/chrony/drift\n"
+
+        def sh(body, *args):
+            # This host's systemd, if it runs one, is left alone.
+            body = body.replace("/etc/chrony.conf", conf).replace("/run/systemd/system", os.path.join(work, "none"))
+            return run(["sh", "-c", body, "scriptlet", *args])
+
+        with open(conf, "w") as f:
+            f.write(stock)
+        sh(trigger, "1", "1")
+        sh(trigger, "1", "1")  # an upgrade: still one confdir
+        with open(conf) as f:
+            self.assertEqual(f.read(), stock + CHRONY_CONFDIR_MARK + ": read /etc/chrony.d/*.conf\nconfdir /etc/chrony.d\n")
+        sh(postun, "1")  # upgrade: kept
+        with open(conf) as f:
+            self.assertIn("\nconfdir /etc/chrony.d\n", f.read())
+        sh(postun, "0")  # erase: exactly the stock file again
+        with open(conf) as f:
+            self.assertEqual(f.read(), stock)
+        reads = stock + "include /etc/chrony.d/*.conf\n"
+        with open(conf, "w") as f:
+            f.write(reads)
+        sh(trigger, "1", "1")
+        with open(conf) as f:
+            self.assertEqual(f.read(), reads, "a chrony.conf that reads /etc/chrony.d is left alone")
+        # No chrony.conf (chrony not installed yet): nothing to do, no failure.
+        os.unlink(conf)
+        sh(trigger, "1", "0")
+        self.assertFalse(os.path.exists(conf))
+
+    def test_5_rpm_root_scriptlet_failures_fail(self):
+        """rpm --root into an empty directory: the scriptlets cannot run
+        there (no /bin/sh, no systemd), so vmclockd's %pre fails, rpm says
+        so, installs none of vmclockd's files and exits non-zero. With
+        --noscripts the same install succeeds and every file of the three
+        packages lands in the root: the failure is the scriptlets', and it
+        is reported, not hidden."""
+        rpms = [self.rpms[p] for p in RPM_FILES]
+        for noscripts in (True, False):
+            root = tempfile.mkdtemp(prefix="vmc-rpmroot.", dir=self.tmp)
+            extra = ["--noscripts", "--notriggers"] if noscripts else []
+            p = run(["rpm", "--root", root, "-i", "--nodeps", *extra, *rpms], check=False, timeout=300)
+            print(p.stdout, flush=True)
+            if noscripts:
+                self.assertEqual(p.returncode, 0, p.stdout)
+                for files in self.rpm_files.values():
+                    for path in files:
+                        # Man pages: .gz only where brp-compress runs (not Debian's rpmbuild).
+                        self.assertTrue(os.path.lexists(root + path) or os.path.lexists(root + re.sub(r"\.gz$", "", path)),
+                                        f"{path} not in --root {root}")
+            else:
+                self.assertNotEqual(p.returncode, 0, "a failed scriptlet must fail the install")
+                self.assertRegex(p.stdout, r"(?m)^error: %prein\(vmclockd-\d[^)]*\) scriptlet failed")
+                self.assertRegex(p.stdout, r"(?m)^error: vmclockd-\d\S* install failed")
+                self.assertFalse(os.path.lexists(root + "/usr/sbin/vmclockd"), "vmclockd installed despite %pre")
+                for path in self.rpm_files["vmclockd-libs"]:
+                    self.assertTrue(os.path.lexists(root + path), f"{path}: the library has no scriptlets")
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
