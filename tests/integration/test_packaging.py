@@ -45,6 +45,9 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import package_builds  # noqa: E402
+
 SOURCE = os.path.abspath(os.environ.get("VMC_SOURCE", os.path.join(os.path.dirname(__file__), "../..")))
 BIN = os.path.abspath(os.environ.get("VMC_BIN", os.path.join(SOURCE, "build/release/bin")))
 BINARIES = {"vmclockd": "sbin", "vmclockctl": "bin", "vmclock-sim": "bin"}
@@ -61,6 +64,7 @@ DEB_FILES = {
         "/usr/bin/vmclock-sim",
         "/etc/vmclockd.toml",
         "/etc/chrony/conf.d/vmclockd.conf",
+        "/usr/share/vmclockd/vmclockd-sock.conf",
         "/etc/linuxptp/ptp4l-gm.conf",
         "/lib/systemd/system/vmclockd.service",
         "/lib/systemd/system/vmclockd-wait-sync.service",
@@ -101,6 +105,8 @@ RPM_FILES = {
         "/etc/vmclockd.toml",
         "/etc/chrony.d",
         "/etc/chrony.d/vmclockd.conf",
+        "/usr/share/vmclockd",
+        "/usr/share/vmclockd/vmclockd-sock.conf",
         "/etc/linuxptp",
         "/etc/linuxptp/ptp4l-gm.conf",
         "/usr/lib/systemd/system/vmclockd.service",
@@ -226,31 +232,24 @@ class Packaging(unittest.TestCase):
         if missing:
             raise AssertionError(f"binaries missing from VMC_BIN={BIN}: {', '.join(missing)}")
         cls.tmp = tempfile.mkdtemp(prefix="vmc-pkg.")
-        # VMC_PACKAGES_DIR: packages built before (its deb/ and rpm/ hold
-        # build-deb's and build-rpm's output), to rerun the checks quickly.
-        pkgs = os.environ.get("VMC_PACKAGES_DIR") or cls.tmp
-        if not os.environ.get("VMC_PACKAGES_DIR"):
-            t0 = time.monotonic()
-            run([os.path.join(SOURCE, "packaging/build-deb"), os.path.join(pkgs, "deb")])
-            t1 = time.monotonic()
-            run([os.path.join(SOURCE, "packaging/build-rpm"), os.path.join(pkgs, "rpm")])
-            t2 = time.monotonic()
-            print(f"build-deb {t1 - t0:.0f} s, build-rpm {t2 - t1:.0f} s", flush=True)
+        # Built once per checkout and shared with test_systemd_boot
+        # (package_builds.py; VMC_PACKAGES_DIR: packages built before).
+        cls.debdir, cls.rpmdir = package_builds.built("deb"), package_builds.built("rpm")
         with open(os.path.join(SOURCE, "CMakeLists.txt")) as f:
             cls.version = re.search(r"^project\(\S+ VERSION ([0-9.]+)", f.read(), re.M).group(1)
         ma = run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"]).stdout.strip()
         cls.deb_files = {p: {f.format(ma=ma, version=cls.version) for f in files} for p, files in DEB_FILES.items()}
         cls.rpm_files = {p: {f.format(version=cls.version) for f in files} for p, files in RPM_FILES.items()}
         cls.debs = {}
-        for f in os.listdir(os.path.join(pkgs, "deb")):
+        for f in os.listdir(cls.debdir):
             m = re.match(r"([a-z0-9-]+)_[^_]+_[^_]+\.deb$", f)
             if m and not m.group(1).endswith("-dbgsym"):
-                cls.debs[m.group(1)] = os.path.join(pkgs, "deb", f)
+                cls.debs[m.group(1)] = os.path.join(cls.debdir, f)
         cls.rpms = {}
-        for f in os.listdir(os.path.join(pkgs, "rpm")):
+        for f in os.listdir(cls.rpmdir):
             m = re.match(r"(vmclockd(?:-[a-z]+)?)-(\d[^-]*)-[^-]+\.rpm$", f)
             if m and "debug" not in m.group(1):
-                cls.rpms[m.group(1)] = os.path.join(pkgs, "rpm", f)
+                cls.rpms[m.group(1)] = os.path.join(cls.rpmdir, f)
         assert set(cls.debs) == set(DEB_FILES), sorted(cls.debs)
         assert set(cls.rpms) == set(RPM_FILES), sorted(cls.rpms)
         cls.deb = cls.debs["vmclockd"]
@@ -387,16 +386,28 @@ class Packaging(unittest.TestCase):
         with open(os.path.join(SOURCE, "ptp4l-plugin/README.md")) as f:
             self.assertIn("ptp4l -f /etc/linuxptp/ptp4l-gm.conf", f.read())
 
+        # chrony's drop-in names the directory the unit links the refclock
+        # into, only when the page carries time (a disruption-only host
+        # gets none: test_systemd_boot boots both); chronyd parses it with
+        # the directory absent, as after a removal.
+        with open("/etc/chrony/conf.d/vmclockd.conf") as f:
+            confdirs = [l.split() for l in f if l.startswith("confdir")]
+        self.assertEqual(confdirs, [["confdir", "/run/vmclockd-chrony"]])
+        with open("/lib/systemd/system/vmclockd.service") as f:
+            unit = f.read()
+        self.assertRegex(unit, r"(?m)^ExecStartPre=\+/bin/sh -c '.*/usr/bin/vmclockctl carries-time; then ln -sfn "
+                               r"/usr/share/vmclockd/vmclockd-sock.conf /run/vmclockd-chrony/vmclockd.conf; "
+                               r"else rm -f /run/vmclockd-chrony/vmclockd.conf")
         # chrony and vmclockd agree on the socket path, and the chrony
         # drop-in gives exactly that socket to group vmclockd.
-        with open("/etc/chrony/conf.d/vmclockd.conf") as f:
+        with open("/usr/share/vmclockd/vmclockd-sock.conf") as f:
             refclocks = [l.split() for l in f if l.startswith("refclock")]
         self.assertEqual(len(refclocks), 1, refclocks)
         self.assertEqual(refclocks[0][1], "SOCK")
         sock = refclocks[0][2]
         options = run(["/usr/sbin/vmclockd", "--print-options"]).stdout
         self.assertIn(f'sock = "{sock}"', options,
-                      "the refclock in /etc/chrony/conf.d/vmclockd.conf is the daemon's default [chrony] sock")
+                      "the refclock vmclockd links for chronyd is the daemon's default [chrony] sock")
         with open("/lib/systemd/system/chrony.service.d/vmclockd.conf") as f:
             dropin = f.read()
         self.assertIn("RuntimeDirectoryMode=0750", dropin)
