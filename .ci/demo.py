@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The main job, shown live: vmclockd fed by the simulator, a throwaway
 chronyd (unprivileged, -x: it never touches this machine's clock)
 synchronising to it, and a simulated live migration half way through.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A client of chronyd's command socket for the three commands vmclockd
 // needs after a disruption: RESET_SOURCES, BURST and MAKESTEP, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // chronyd's command protocol (cmdmon, protocol version 6) as chrony 4.3's
 // candm.h and pktlength.c define it: every byte-order and length rule lives

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Encodes a Sample into the fields of chrony's SHM segment (shm_sample.h);
 // no I/O.
 #include "shm_sample.h"

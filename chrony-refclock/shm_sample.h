@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The SHM refclock segment, copied field by field from chrony 4.3
 // refclock_shm.c (struct shmTime), which is gpsd's/ntpd's layout for LP64,

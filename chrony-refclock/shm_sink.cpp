@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SHM refclock writer: gpsd's protocol over chrony's segment. chrony
 // reads in mode 1 (count must not move during its copy) and only when valid
 // is set, so valid is cleared before anything else changes and set last.

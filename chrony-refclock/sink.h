@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Where samples go: one interface, one small file per chrony refclock kind
 // (shm_sink.cpp, sock_sink.cpp), as chrony keeps refclock_shm.c and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Encodes a Sample as chrony's SOCK datagram (sock_sample.h); no I/O.
 #include "sock_sample.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The SOCK refclock datagram, copied field by field from chrony 4.3
 // refclock_sock.c (struct sock_sample), and its encoding from a Sample;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SOCK refclock writer: datagrams to the socket chronyd binds. chronyd
 // re-creates that socket when it restarts, so a send that is refused means
 // "reconnect", which happens on later publish() calls with a backoff so a

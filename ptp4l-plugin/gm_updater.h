@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Keeps ptp4l's GRANDMASTER_SETTINGS_NP equal to what vmclock knows. The
 // daemon calls tick() once per cycle; a tick does nothing, or a GET, or a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A management client of ptp4l over its Unix datagram socket, like
 // `pmc -u -b 0`: one request at a time, replies matched by sequenceId,

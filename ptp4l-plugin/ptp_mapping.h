@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What the grandmaster announces, from what vmclock knows. Pure functions and
 // a small state machine: no I/O. The table is in ptp4l-plugin/README.md;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Time source names and the bound checks of ptp_options.h.
 #include "ptp_options.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The ptp4l feed's options in their working types, with the bounds of each
 // (`bounds`, the one place they are written: validate() checks them here

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // PTP management messages as ptp4l 3.1.1 exchanges them on its Unix socket.
 // Layouts copied field by field from linuxptp 3.1.1 msg.h (struct

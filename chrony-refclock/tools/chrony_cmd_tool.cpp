@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vmc-chrony-cmd: sends one command to chronyd the way vmclockd does, for
 // tests and for checking a deployment (`chronyc` needs chronyd's own
 // socket directory; this binds in any directory given). `tracking` prints

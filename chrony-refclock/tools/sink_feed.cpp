@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vmc-sink-feed: publishes synthetic samples (system time now, reference =
 // now + offset) through the SHM or SOCK sink, for tests and for tuning the
 // refclock options against a real chronyd. Optionally steps the offset and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* libvmclock: "now, within these limits" for applications.
  *
  * vmclock_now() returns an interval [earliest, latest] that contains true

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // C++ on top of vmclock.h: an owning handle, and the answer with
 // std::chrono types. Header-only; links libvmclock like the C API.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vmc-ptp-set: runs GrandmasterUpdater against a real ptp4l for a ClockView
 // given on the command line, until ptp4l has the settings or time is up.
 // Prints the updater's status as JSON. With --get, prints what ptp4l

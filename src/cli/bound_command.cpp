@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vmclockctl bound: what an application linking libvmclock gets.
 #include <poll.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What every vmclockctl command prints the same way: errors (the message on
 // stderr, the sysexits code as the exit status), JSON lines, durations.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // vmclockctl's commands that are not about the page itself.
 #include <cstdint>

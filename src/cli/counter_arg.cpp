@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parsing a counter value strictly (counter_arg.h).
 #include "counter_arg.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A counter value as given on the command line (`time --counter N`): the
 // whole string a decimal or 0x-hexadecimal number that fits in 64 bits.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The page for machines (JSON keyed by the kernel header's field names,
 // raw numbers, a `decoded` object with names; absent fields are null) and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The ptp4l part of `vmclockctl status` for people (ptp4l_text.h).
 #include "ptp4l_text.h"
 

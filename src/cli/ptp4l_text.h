@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The ptp4l updater's report (ptp4l-plugin's to_json(UpdaterStatus), as
 // the status file carries it) in lines for people, like the rest of

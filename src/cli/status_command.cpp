@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vmclockctl status: the daemon's status file read through its schema
 // (status_view.h), so what is shown is what the daemon wrote.
 #include <cerrno>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vmclockctl: look at a vmclock page (dump, time, now, watch) and at the
 // daemon's status. Output is for people by default and JSON with --json.
 // Exit codes: 0 ok, 64 usage, 65 bad page data, 66 cannot open,

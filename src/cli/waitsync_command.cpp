@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vmclockctl waitsync: waits until what an application linking libvmclock
 // would get is SYNCHRONIZED within a bound, as chronyc waitsync does for
 // chronyd; vmclockd-wait-sync.service runs it at boot so that a database

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The vmclock shared page as Linux merged it: include/uapi/linux/vmclock-abi.h
 // (6.13; vm_generation_counter added in 7.0). Not the v3 draft, which had

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The page's bound on the system clock at one counter reading, in two
 // multiplies: |page time(counter) - CLOCK_REALTIME| + maxerror(counter),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The bound vmclockd publishes for libvmclock: a small read-only segment
 // (/run/vmclockd/bound) under a seqlock. One writer (the daemon), any

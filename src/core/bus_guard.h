@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A page file truncated under its mapping raises SIGBUS on the next read.
 // guarded_read() turns that into an error for the one read that hit it,

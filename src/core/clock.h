@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The system clocks, read the one way everything in vmclockd reads them:
 // CLOCK_MONOTONIC for intervals and limits, CLOCK_REALTIME for the system

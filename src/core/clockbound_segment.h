@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // AWS ClockBound's shared-memory segment, version 2 (clock-bound-shm 2.0:
 // /var/run/clockbound/shm0), as its clients read it: the one place its

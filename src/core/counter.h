@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The CPU counter the page is calibrated against, chosen at compile time.
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cross-timestamps read from a page source: the snapshot, the sample from
 // it and the best of several (the contracts are in cross_timestamp.h).
 #include "cross_timestamp.h"

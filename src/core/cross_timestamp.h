@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Cross-timestamps: the page's time at a counter reading, with the system
 // time (CLOCK_REALTIME) of the same instant. The counter is read inside

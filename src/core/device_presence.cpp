@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reads the few /sys entries that tell why there is no /dev/vmclock*: the
 // ACPI device (HID AMZNC10C, as QEMU, Firecracker and EC2 name it), the
 // platform driver ptp_vmclock registers ("vmclock"), its module, and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Why /dev/vmclock* cannot be opened, as /sys tells it: the hypervisor
 // offers no vmclock device, the kernel has no driver for the one it offers,

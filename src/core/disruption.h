@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Notices what voids the guest's knowledge of its counter: a new
 // disruption_marker or vm_generation_counter (either may be absent), and

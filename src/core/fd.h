@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // RAII for file descriptors and mappings; EINTR retried in one place.
 #include <sys/mman.h>

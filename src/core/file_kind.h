@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What a path is when it is not what a reader wants, in the words of its
 // refusal ("is a FIFO: ..."): one list for every file vmclockd opens.

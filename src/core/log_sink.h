@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Where a module reports incidents: one callback type for the chrony sinks,
 // the chronyd client and the ptp4l updater, so the daemon hands the same

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A vmclock page decoded into host order and typed fields. decode() and
 // encode() are the only places that know the byte layout and byte order.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The vmclock device's notifications, used only where the driver really
 // has them. NOTIFICATION_PRESENT is the hypervisor's word (Firecracker sets

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Where the page comes from, behind one interface (as chrony's refclock
 // drivers): the vmclock device, a regular file (simulator, fixtures), or

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The vmclock device (/dev/vmclock0, ptp_vmclock 6.13+): one page of the
 // kernel's page size (64 KiB on some arm64 kernels) mapped read-only at
 // offset 0; pread() when the mapping is refused (the kernel then makes the

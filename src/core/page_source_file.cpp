@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A page in a regular file, mapped read-only and shared so that the
 // writer's updates show through. A writer may replace the file atomically
 // (rename), truncate or remove it; refresh() follows each case. The file

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A page in process memory (page_source.h), zeroed, 64-byte aligned.
 #include <cstdlib>
 #include <stdexcept>

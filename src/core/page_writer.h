@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The host side of the seqlock, for the simulator and tests: seq_count odd,
 // fields, seq_count even, with release ordering between the steps.

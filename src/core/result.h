@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // One error type for every boundary of the library: a sysexits-style code
 // (so a CLI can exit with it unchanged) and a message that names the file,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Cross-timestamps with the page's calibration decoded once per seq_count,
 // as libvmclock's now() does. While seq_count is the one the cache was

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Consistent reads of memory the host rewrites under a seqlock, the way
 // the kernel's ptp_vmclock does: even seq_count, barrier, read, barrier,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Time at a counter value, exactly, from the page's calibration:
 //   t = time_sec + time_frac_sec/2^64 + delta * period / 2^(64 + shift)

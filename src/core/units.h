@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Strong types for the three time units the page mixes: whole seconds,
 // nanoseconds and 2^-64 fractions of a second. Mixing them compiles only

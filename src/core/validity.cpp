@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // assess(): whether a page can give UTC samples, and the one table of
 // reasons why not.
 #include "validity.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Whether a page can give UTC samples, and if not, why: the one place
 // that decides it, used by vmclockctl, the daemon and the ptp4l mapping.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The published bound's plumbing: opens the segments, vmclockd's own and
 // ClockBound's (not fatal when one fails: chrony and ptp4l are fed all the

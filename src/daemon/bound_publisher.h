@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The daemon's side of the bound segment (bound_segment.h): creates or
 // reuses the file, keeps it mapped, and publishes under the seqlock.

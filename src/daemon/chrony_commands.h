@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // ChronyCommands over chronyd's real command socket (chrony::CmdClient).
 #include <memory>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The chrony reset after a disruption, as one state machine: RESET_SOURCES
 // at once (so chronyd drops every sample taken under the old counter),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The bound in AWS ClockBound's v2 segment (clockbound_segment.h), so that
 // ClockBound's clients (the Rust crate, libclockbound, YugabyteDB's clock)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parsing vmclockd.toml: the option table (each key's name, type, bounds,
 // help and the Config member it sets), the file's checks, and the listing
 // that --print-options prints from the table and the defaults.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // vmclockd.toml as one struct per [section]. The member initializers below
 // are the only place a default is written; config.cpp's option table is the

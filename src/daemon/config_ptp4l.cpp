@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Ptp4lSection (file form) to ptp::Ptp4lOptions (working types).
 #include "config_ptp4l.h"
 

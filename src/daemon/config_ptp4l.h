@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The [ptp4l] section of the daemon's Config as the plugin's options: the
 // one conversion, used to validate the file, to build the updater and to

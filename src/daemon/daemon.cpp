@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "daemon.h"
 
 #include <systemd/sd-daemon.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // vmclockd's loop: watch the page, sample it, feed chrony (and ptp4l and
 // the published bound), and on a disruption drop every stale sample and

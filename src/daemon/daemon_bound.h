@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What vmclockd publishes for libvmclock (bound_segment.h) and for AWS
 // ClockBound's clients (clockbound_segment.h): the bound on

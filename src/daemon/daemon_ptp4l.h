@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The daemon's side of ptp4l: turns what the daemon knows into the
 // mapping's input (ptp4l-plugin/ptp_mapping.h) and drives the grandmaster

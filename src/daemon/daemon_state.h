@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What the daemon tells the world about itself, one word each (status
 // file, metrics, sd_notify STATUS=).

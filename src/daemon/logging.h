@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Logging for the daemon: to the journal when stderr is connected to it,
 // else to stderr. Lines start with the module ("shm:", "sock:", "ptp4l:").

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The status as Prometheus text, for node_exporter's textfile collector.
 #include <string>

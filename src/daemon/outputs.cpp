@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "outputs.h"
 
 #include "chrony_commands.h"

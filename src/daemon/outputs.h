@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Where the daemon's results go, built from the configuration's sections:
 // chrony's sinks, chrony's command client (the resets) and the ptp4l feed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The daemon's page: opened (and re-opened when it went away), watched for
 // a moved seq_count (on the device's notifications where the driver has

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Giving up root for good: vmclockd opens the vmclock device and attaches
 // chrony's SHM segment as root (when it is started as root at all), then

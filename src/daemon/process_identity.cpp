@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading a process's identity out of /proc (process_identity.h).
 #include "process_identity.h"
 

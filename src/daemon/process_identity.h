@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Which process a pid is: the boot it runs in and when it started, as the
 // kernel reports them in /proc. The daemon writes its own into the status

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What every segment vmclockd publishes its bound in does: vmclockd's own
 // for libvmclock (bound_publisher.h) and AWS ClockBound's for its clients

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Files the daemon publishes for others to read: the JSON status for
 // vmclockctl and the Prometheus text for node_exporter. Written to a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The status file and the metrics file: written when something changed
 // and at least every kIntervalNs (vmclockctl status shows the age),

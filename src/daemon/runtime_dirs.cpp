@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Making the runtime directories a run by hand lacks (runtime_dirs.h).
 #include "runtime_dirs.h"
 

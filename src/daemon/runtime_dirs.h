@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The directories vmclockd writes in (its status file's, the bound
 // segment's, the command client sockets'): the package's tmpfiles.d makes

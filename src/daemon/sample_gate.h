@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The one place that decides whether a sample reaches chrony (and which
 // sample ptp4l and the bound may use), and says why not, as a type.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // How the loop sleeps: until a deadline (CLOCK_MONOTONIC), a signal
 // (SIGTERM/SIGINT stop, SIGHUP reloads) or the page's notification.

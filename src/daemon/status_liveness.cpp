@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The liveness of a status file's writer (status_liveness.h).
 #include "status_liveness.h"
 

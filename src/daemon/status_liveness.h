@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Whether a status file still speaks for a running daemon. A file left by
 // a daemon that stopped, died or hangs must never read as healthy: the

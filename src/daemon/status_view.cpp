@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The status schema: each struct's keys listed once, in fields(), and
 // walked by the writer (to_json) and by the reader (status_from_json).
 #include "status_view.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The daemon's status as plain data: what status.json holds, what the
 // metrics file is made from, what `vmclockctl status` reads back. The JSON

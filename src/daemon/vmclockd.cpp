@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vmclockd: the vmclock page as time for chrony (and ptp4l).
 #include <unistd.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libvmclock: the C API of vmclock.h over the core's page decoding, time
 // math and validity, plus the segment vmclockd publishes.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vmclock-sim: plays the hypervisor. Writes a vmclock page file mapping
 // this CPU's counter to CLOCK_REALTIME + offset (+ drift), replays host
 // events (migrations, status, leap seconds, a stuck seqlock) and prints

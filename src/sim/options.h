@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // vmclock-sim's command line, parsed and checked into a SimConfig.
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The simulator's page file (page_file.h): created whole, then renamed.
 #include "page_file.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The page file the simulator owns: created whole under a temporary name
 // and renamed over the target, so that a reader never sees a partial page,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Scenario files: a TOML list of host events at times after "ready", and
 // their expansion into a timeline of simple actions. Example and full

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The simulator's arithmetic, free of clocks and files so that tests can
 // drive it: counter calibration against CLOCK_REALTIME, the ground truth

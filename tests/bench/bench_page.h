@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A page calibrated against this CPU's counter, published with PageWriter
 // into a MemoryPageSource (or a file): what every benchmark samples.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cost of vmclock_now() against one clock_gettime(CLOCK_REALTIME) in the
 // same run (tests/bench/run turns the medians into ratios; the target is
 // <= 2x, AWS ClockBound's client is about 4x).

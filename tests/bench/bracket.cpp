@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bracket width (the two clock_gettime calls around the counter read)
 // over N snapshots of a memory page, and of N/8 best-of-8 samples.
 // Prints one JSON object: min, median, p99, p99.99, max in ns.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Exactness of time_at() against two truths computed another way:
 //  1. exact: schoolbook arithmetic on 32-bit limbs (no __int128, no shared
 //     code with time_math.cpp): the result must match bit for bit, in units

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The kernel's way for comparison: PTP_SYS_OFFSET_PRECISE on a PHC
 // (/dev/ptp*, e.g. the ptp_vmclock driver's). Prints JSON with the cost of
 // one ioctl against one clock_gettime, or {"skipped": "..."}.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cost of cross-timestamps, against one clock_gettime(CLOCK_REALTIME) in
 // the same run (tests/bench/run turns the medians into ratios).
 #include <benchmark/benchmark.h>

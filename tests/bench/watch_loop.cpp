@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What watching the marker costs on each kernel, in wake-ups per second
 // and CPU of the loop's thread: vmclockd's loop (Daemon::step()) over fds
 // that answer poll() like each driver (tests/support/notified_source.h),

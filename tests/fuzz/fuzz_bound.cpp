@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libvmclock's arithmetic on arbitrary numbers. Input: 8 bytes counter, 8
 // bytes CLOCK_REALTIME, 4 bytes UTC adjustment, then a page (112 bytes) or,
 // when shorter, a bound segment (72 bytes).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // chronyd command replies (and requests) on arbitrary bytes. A decoded
 // reply re-encodes to bytes that decode to the same reply; so does a
 // decoded RPY_TRACKING payload (its Floats included: every Float chrony

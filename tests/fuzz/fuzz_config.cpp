@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vmclockd.toml parsing on arbitrary text.
 #include <cstddef>
 #include <cstdint>

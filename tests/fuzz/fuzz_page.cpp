@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Page decoding and validity on arbitrary bytes: the first 8 bytes are a
 // counter reading, the rest (104..65536 bytes: abi::kMaxPageBytes) the page. decode, assess
 // (native and foreign counter), time_at, sample_from, the JSON and text

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PTP management messages (ptp4l's replies) on arbitrary bytes. A decoded
 // RESPONSE re-encodes to bytes that decode to the same message.
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reload sequences: good and bad configurations applied in turn through
 // build_outputs() (src/daemon/outputs.cpp), as SIGHUP applies them. After
 // each refused one the outputs are exactly the previous ones (the same

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Regenerates the seed corpora in tests/fuzz/corpus/ from real data:
  page:         the Firecracker page (tests/fixtures), pages written by
                vmclock-sim in several modes; each prefixed by an 8-byte

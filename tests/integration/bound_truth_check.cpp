@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Calls vmclock_now() in a tight loop for a while and checks every answer
 // that claims a bound against the simulator's ground truth:
 //   truth(rt) = rt + offset_ns + drift_ppm * 1e-6 * (rt - realtime_ns)

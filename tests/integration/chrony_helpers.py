@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Throwaway unprivileged chronyd instances for the chrony sink tests.
 
 Each instance runs `chronyd -U -x -d -u <us>` in its own 0700 directory

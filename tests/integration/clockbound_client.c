@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A ClockBound v2 client written from AWS ClockBound 2.0's protocol
  * (../shared/reference/clockbound.md), not from vmclockd's code: it reads
  * /var/run/clockbound/shm0 the way clock-bound-shm's ClockErrorBound::now

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rewrites a ClockBound segment through vmclockd's ClockBoundPublisher as
 // fast as it can, for clockbound_client's torn-read check: every record's
 // fields come from one counter k (marker k, bound k*1000 ns, drift k%1000

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shared pieces of the daemon-level integration tests (test_daemon_*.py).
 
 vmclock-sim (the host), vmclockd (the daemon under test), a throwaway

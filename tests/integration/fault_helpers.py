@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Pieces of the fault-injection and load tests (test_faults.py, test_load.py).
 
 A SOCK refclock endpoint that records every datagram vmclockd sends (with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A Debian 12 system booted with systemd as PID 1 in systemd-nspawn, for
 test_systemd_boot.py: the cached root file system (debootstrap from the
 archive apt uses here), a per-run copy of it, the boot, commands run

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The packages that test_packaging and test_systemd_boot install, built
 once per state of the checkout and shared: each build compiles the project
 (minutes on two cores), and CI runs both tests.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A two-node PTP network on one machine for the ptp4l tests.
 
 Two network namespaces joined by a veth pair, names unique to this process;

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """libvmclock against the simulator's ground truth, through migrations,
 status changes and a daemon killed and restarted.
 

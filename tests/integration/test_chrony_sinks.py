@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The chrony sinks and command client against the real chronyd 4.3.
 
 Each test runs its own unprivileged `chronyd -U -x -d` (the system clock is

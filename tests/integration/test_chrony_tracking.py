@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """vmc-chrony-cmd tracking (REQ_TRACKING) against the real chronyd 4.3.
 
 Each test runs its own unprivileged `chronyd -U -x -d` and compares what

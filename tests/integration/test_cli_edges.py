@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """vmclockctl's rough edges (issue 14 item 7), one test each, against the
 real binaries and a vmclock-sim page:
 

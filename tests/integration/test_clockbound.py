@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """AWS ClockBound's v2 segment, read by a client written from ClockBound's
 protocol (clockbound_client.c, not vmclockd's code).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """vmclockd run by hand (issue 14 item 3): as root, with only the keys the
 README documents, on a host without the package (no /run/vmclockd: /run
 is an empty tmpfs in a mount namespace of its own).

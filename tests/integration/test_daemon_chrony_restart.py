@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """chronyd killed and restarted under a running vmclockd that feeds both
 sinks: the SOCK sink reconnects by itself and chrony selects the source
 again ('*' in `chronyc -c sources`); the SHM sink keeps writing the segment

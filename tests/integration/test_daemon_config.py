@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """vmclockd's configuration from the outside: `vmclockd --check-config
 --config F` on bad files exits 78 (EX_CONFIG) with a message naming the
 file, the line, the key and the value; a good file exits 0; without

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The real Firecracker page ($VMC_FIXTURES/vmclock-firecracker-page.bin,
 disruption-only: marker 1, generation 1) under vmclockd with a real
 chronyd. The test plays the host's restore: in place, with os.pwrite,

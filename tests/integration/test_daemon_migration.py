@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Live migration through vmclockd: SIGUSR1 on vmclock-sim steps the page's
 offset by +100 us and its drift by +20 ppm and bumps marker and generation.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """No page is a stated, supported condition (issue 12 item 5).
 
 1. vmclockd on a /dev/vmclock* path that does not exist keeps running and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """vmclockd end to end, SHM and SOCK: vmclock-sim injects +37.5 us, vmclockd
 feeds a throwaway chronyd (refclock line from chrony-refclock/vmclockd-*.conf),
 and chrony's tracking reports that offset within 1 us once it selected the

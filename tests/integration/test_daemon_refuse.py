@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Pages vmclockd must not feed to chrony: clock_status UNRELIABLE,
 time_type MONOTONIC, maxerror over [sampling] max_error_ns. For each, the
 test plays chronyd itself: it binds the SOCK refclock path (a datagram

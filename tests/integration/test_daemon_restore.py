@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Snapshot restore, the Firecracker case: the page is disruption-only
 (vmclock-sim --disruption-only), time comes from NTP (a small NTPv4 server
 inside this test on 127.0.0.1 serving the system time plus an offset).

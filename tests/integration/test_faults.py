@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Fault injection against a running vmclockd (issue 7, hardening).
 
 Each case breaks one thing under the daemon and checks what it emits:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Files under the daemon that others made or that cannot be backed
 (issue 15 items 1, 2, 5, 6, 10, 11), each from its reproduction, against the
 real vmclockd and real files:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Load: vmclock-sim re-anchors the page 10,000 times a second while
 vmclockd samples it at its fastest rate ([sampling] interval_ms = 10,
 [source] watch_interval_ms = 1) for VMC_LOAD_SECONDS (default 60): zero

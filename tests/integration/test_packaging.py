@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Packages end to end (issues 6, 13 and 14): builds the .debs and the
 .rpms once from the checkout (packaging/build-deb, packaging/build-rpm), then
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A 64 KiB page, as on arm64 kernels with 64 KiB pages (the device exists
 there only when the page's size is at least 65536): vmclock-sim writes a
 65536-byte page file whose size field is 65536, with a positive leap

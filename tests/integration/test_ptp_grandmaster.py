@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """vmclockd drives a ptp4l grandmaster; a slave in another namespace sees it.
 
 vmclock-sim writes the page, vmclockd (with a [ptp4l] section) reads it and

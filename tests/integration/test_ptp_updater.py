@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """GrandmasterUpdater (through vmc-ptp-set) against real ptp4l, as a slave sees it.
 
 ptp4l runs as grandmaster in one network namespace and as slave in another;

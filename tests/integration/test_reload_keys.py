@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Every key `vmclockd --print-options` lists is honoured by a reload.
 
 For each key the daemon is sent SIGHUP with a file that changes that one

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """vmclock-sim end to end: starts the simulator, waits for its "ready" line,
 reads the page file per the ABI (python struct) and checks it against the
 realtime clock, the fixture and the simulator's own ground truth.

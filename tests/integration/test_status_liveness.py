@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """An honest `vmclockctl status` (issue 14 item 2).
 
 A status file speaks for a daemon only while that daemon runs and rewrites

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The .deb in a Debian 12 system booted with systemd as PID 1 (issue 14
 item 1): a root file system from debootstrap (cached, nspawn_helpers.py),
 a private copy of it with the built .deb installed by dpkg, booted with

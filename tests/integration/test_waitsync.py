@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """vmclockctl waitsync against a simulated page: 0 once libvmclock's answer
 is SYNCHRONIZED (not before), 75 on a timeout, and a disruption while it
 waits does not end the wait. The daemon's segment is absent at first and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Torn-read stress: a writer thread republishes the page as fast as it can
 // through PageWriter, with every 8-byte word of the structure derived from
 // one counter i; a reader takes snapshots with seqlock_read() + decode()

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "notified_source.h"
 
 #include <optional>

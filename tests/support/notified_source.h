@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A page source that watches like the vmclock device over any fd: the
 // seam through which tests give the watch loop fds that behave like each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test support: chronyd's side of the SHM segment (shm_reader.h).
 #include "shm_reader.h"
 

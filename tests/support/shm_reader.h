@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Test support: reads chrony's SHM segment as chronyd 4.3 shm_poll() does,
 // to prove what the SHM sink did (not) write. Not in the daemon: only the

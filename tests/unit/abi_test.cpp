@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The ABI constants and names (src/core/abi.h): values as the kernel header
 // (include/uapi/linux/vmclock-abi.h, 6.13/7.0) and the shared reference
 // define them. Offsets are static_asserted in abi.h itself; the byte

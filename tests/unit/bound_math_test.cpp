@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FastBound (src/core/bound_math.h), libvmclock's per-call arithmetic, against
 // time_at(), the exact reference: never below the exact bound, at most 3 ns
 // above it (its deliberate rounding up), and nullopt outside its range.

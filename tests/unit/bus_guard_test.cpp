@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // guarded_read() (src/core/bus_guard.cpp): a read of a file truncated
 // under its mapping is an error for that read, and a SIGBUS that is not a
 // guarded read's reaches the handler the application installed before

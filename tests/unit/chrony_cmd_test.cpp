@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // chronyd's command protocol: byte strings checked against candm.h /
 // pktlength.c of chrony 4.3, and the client against a fake chronyd.
 #include <doctest/doctest.h>

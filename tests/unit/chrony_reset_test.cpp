@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The chrony reset state machine (src/daemon/chrony_reset.cpp) against a
 // scripted chronyd: reset, burst, makestep, chronyd absent, retries with
 // backoff, giving up, and one log line per incident.

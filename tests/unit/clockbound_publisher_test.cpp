@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ClockBoundPublisher: the protocol's header and generation rules, reuse
 // in place, the one-writer rules, and what a stop leaves.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vmclockd.toml: the option table against the Config sections, the man
 // page and the packaged file; load_config() on paths that are not a file.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // vmclockctl time --counter N (src/cli/counter_arg.h): every 64-bit value
 // in decimal or 0x-hex, nothing else (issue 14: "-5" wrapped and an
 // over-long value saturated, both with exit 0).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Cross-timestamps (src/core/cross_timestamp.cpp): sample_from() on hand-built snapshots, and
 // take_snapshot()/best_sample() over a MemoryPageSource written with
 // PageWriter and calibrated against this machine's real counter.

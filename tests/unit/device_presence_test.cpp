@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // device_presence: fake /sys trees as the kernels lay them out (a guest
 // with the ACPI device and no driver, as on the build machine; the driver
 // bound without a misc device; no vmclock device at all) and the answer

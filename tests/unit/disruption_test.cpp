@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // DisruptionTracker (src/core/disruption.cpp): baseline, marker and generation
 // changes, a generation counter that appears or vanishes, and the
 // SOON / IMMINENT warnings.

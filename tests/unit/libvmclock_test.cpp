@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libvmclock through its C API (include/vmclock/vmclock.h) on page and
 // segment files: the bound from the page against the page's own time, the
 // DISRUPTED answer on the very next call after a marker change, the

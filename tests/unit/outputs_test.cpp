@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // build_outputs() (src/daemon/outputs.cpp): a reload whose last step fails
 // leaves every output exactly as it was (the same sink objects, the same
 // command client, the same ptp4l feed), and a good reload rebuilds only

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // page_to_text()/page_to_json() (src/cli/page_json.cpp), what `vmclockctl
 // dump` prints: the leap indicator and the smearing hint, defined or not,
 // raw and decoded, and neither refuses the page.

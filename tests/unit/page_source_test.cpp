@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Page sources (src/page_source*.cpp): the page file (open errors that name
 // the path, header errors through take_snapshot, rename-replacement,
 // truncation, removal and re-creation), the memory source, and a character

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // decode()/encode() (src/core/page.cpp): byte layout, byte order, the size rule
 // for vm_generation_counter, header errors, the real Firecracker page and
 // every other fixture in tests/fixtures/.

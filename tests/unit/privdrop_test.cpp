@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // drop_privileges() for real: each case runs in a forked child (a process
 // cannot get root back, and the test runner must keep it), which reports
 // through its exit code and stderr. The cases that need root are the suite

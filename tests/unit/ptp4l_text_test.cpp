@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The ptp4l part of `vmclockctl status` is lines for people, not raw JSON
 // (src/cli/ptp4l_text.h; issue 14).
 #include <doctest/doctest.h>

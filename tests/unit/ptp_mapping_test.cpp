@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The mapping table of ptp4l-plugin/README.md, row by row, and hysteresis.
 #include <doctest/doctest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ptp_options.h: time source names, defaults and the bounds validate() checks.
 #include <doctest/doctest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // GrandmasterUpdater and PmcClient against a fake ptp4l: a thread that
 // answers on a Unix socket with ptp_wire, the way ptp4l 3.1.1 does. The real
 // ptp4l is in tests/integration/test_ptp_*.py.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ptp_wire against datagrams captured between pmc and ptp4l 3.1.1
 // (tests/ptp-captures/pmc-3.1.1.txt, made by capture.sh there).
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Test helpers on this machine's real counter: a tight (CLOCK_REALTIME,
 // counter) pair, the counter's frequency against CLOCK_REALTIME, and a page

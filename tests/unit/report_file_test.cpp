@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // write_file_atomically (src/daemon/report_file.cpp): the temporary name
 // is created new, so a symlink planted there (a status directory another
 // user can write) is never written through, and a stale temporary left by

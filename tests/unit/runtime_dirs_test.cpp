@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The runtime directories a run by hand makes (src/daemon/runtime_dirs.h):
 // which ones a configuration needs, and making only the missing ones with
 // the package's modes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The sample gate (src/daemon/sample_gate.cpp): its decision for each
 // refusal, in the order the daemon relies on, and what ptp4l and the
 // bound may still use when chrony gets nothing.

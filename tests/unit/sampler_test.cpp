@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Sampler (src/core/sampler.h): the sample from the calibration cached
 // per seq_count is the sample sample_from() gives for the same readings,
 // exactly (reference to the 2^-64 s, offset, maxerror and esterror to the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // seqlock_read() (src/core/seqlock.h) against PageWriter (src/core/page_writer.cpp):
 // a clean read, retries while the page changes, and a host stuck with an
 // odd seq_count: an error within the time limit, never a hang.

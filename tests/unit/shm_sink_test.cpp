@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SHM sink read back as chronyd 4.3 reads it (tests/support/shm_reader.h
 // copies shm_poll()), including while another thread writes.
 #include <doctest/doctest.h>

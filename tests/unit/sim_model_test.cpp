@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The simulator's arithmetic: calibration, fixed-point period, truth, page.
 #include <doctest/doctest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Scenario parsing and expansion, and the simulator's command line.
 #include <doctest/doctest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SOCK sink against our own bound socket standing in for chronyd:
 // the datagram layout, and reconnecting when the socket comes and goes.
 #include <doctest/doctest.h>

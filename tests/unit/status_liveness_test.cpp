@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Whether a status file speaks for a running daemon (status_liveness.h):
 // a clean stop, a dead or replaced writer, a file not rewritten (SIGSTOP)
 // each read as not running; and the pid's identity read from /proc.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The status schema (src/daemon/status_view.cpp): what the daemon writes
 // is what vmclockctl reads back, field for field; a file of another shape
 // is refused naming the key.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A fresh directory per test case under /tmp, removed with everything in
 // it afterwards: the one the unit tests share.

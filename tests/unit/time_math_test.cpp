@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // time_at() and error_growth_ns() (src/core/time_math.cpp) against values
 // computed independently with Python integers (fractions, no floats):
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The unit types (src/core/units.h): 2^-64 fractions to nanoseconds and back,
 // and diff_ns() rounding. Expected values from Python integers:
 //   to_ns_floor(f)   = (f * 10^9) >> 64

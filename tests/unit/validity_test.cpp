@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // assess() (src/core/validity.cpp): one page built for each Unusable reason, the
 // order of the checks, and both TAI offset conventions.
 #include <doctest/doctest.h>

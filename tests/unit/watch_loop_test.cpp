@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How the daemon's loop watches the page (src/core/page_notify.cpp,
 // src/daemon/page_reader.cpp, Daemon::step()), through the seam of
 // tests/support/notified_source.h: fds that answer poll() like each

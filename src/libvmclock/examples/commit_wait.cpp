@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Commit-wait, as Spanner-style databases do it: a commit timestamp is
 // only announced once true time is certainly past it, i.e. once the
 // earliest possible time exceeds it. With vmclock bounds of a few

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The README's example: print the interval libvmclock vouches for. */
 #include <stdio.h>
 #include <vmclock/vmclock.h>
