@@ -181,11 +181,13 @@ struct answer {
   int status;
   int64_t real, bound; /* earliest = real - bound, latest = real + bound */
   uint64_t marker;
+  int page_marker_seen; /* page_marker: what this call read from the page */
+  uint64_t page_marker;
   int error; /* ERR_*: what a client returns instead of an answer */
 };
 
 static struct answer now(struct reader* r, const struct page* pg) {
-  struct answer a = {UNKNOWN, 0, 0, 0, 0};
+  struct answer a = {UNKNOWN, 0, 0, 0, 0, 0, 0};
   a.real = clock_ns(CLOCK_REALTIME);
   const int64_t mono = clock_ns(CLOCK_MONOTONIC_COARSE);
   const unsigned char* b = read_body(r);
@@ -206,8 +208,10 @@ static struct answer now(struct reader* r, const struct page* pg) {
     default: a.error = ERR_MALFORMED; return a;
   }
   if (x.support && pg) {
-    uint64_t m;
-    if (!page_marker(pg, &m) || m != x.marker) a.status = UNKNOWN;
+    uint64_t m = 0;
+    a.page_marker_seen = page_marker(pg, &m);
+    a.page_marker = m;
+    if (!a.page_marker_seen || m != x.marker) a.status = UNKNOWN;
   }
   const int64_t age = mono > as_of ? mono - as_of : 0;
   a.bound = x.bound_nsec + (int64_t)((i128)age * x.max_drift_ppb / 1000000000);
@@ -328,8 +332,10 @@ static int mode_truth(struct reader* r, const struct page* pg, double seconds) {
     ++calls;
     if (a.error) { ++errors[a.error]; continue; }
     ++by_status[a.status];
-    uint64_t pm;
-    if (page_marker(pg, &pm)) {
+    /* The marker this very call saw: a change read after the call would
+     * blame this answer for a change it could not have seen. */
+    if (a.page_marker_seen) {
+      const uint64_t pm = a.page_marker;
       if (have_last && pm != last_page_marker) {
         ++marker_changes;
         /* The first answer after the page's marker changed: never a bound. */
