@@ -112,7 +112,9 @@ void BoundOutlet::read_tracking(int64_t mono_ns) {
 }
 
 std::optional<BoundView> BoundOutlet::view() const {
-  if (!feed_) return std::nullopt;
+  // Published nowhere (every segment failed to open): nothing to report
+  // as a bound, whatever the feed computes.
+  if (!feed_ || feed_->segments().empty()) return std::nullopt;
   BoundView v = feed_->view();
   if (!cfg_.clockbound.segment.empty() && !clockbound_open_)
     v.clockbound = PublishedView{cfg_.clockbound.segment, "not open: " + clockbound_why_};

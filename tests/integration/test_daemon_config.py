@@ -49,7 +49,7 @@ BAD = [
     ("toml_duplicate_key", "[sampling]\ninterval_ms = 100\ninterval_ms = 200\n",
      "3: Error while parsing key-value pair: cannot redefine existing integer 'interval_ms'"),
     ("nothing_to_feed", '[chrony]\nsock = ""\ncommand_socket = ""\n[bound]\nsegment = ""\n',
-     " nothing to feed: set chrony.shm_unit, chrony.sock, chrony.command_socket, bound.segment or a [ptp4l]"
+     " nothing to feed: set chrony.shm_unit, chrony.sock, chrony.command_socket, bound.segment, clockbound.segment or a [ptp4l]"
      " section"),
     ("bound_source", '[bound]\nsource = "ntp"\n',
      "2: bound.source = 'ntp': must be auto, page or chrony"),
