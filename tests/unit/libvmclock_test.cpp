@@ -10,8 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -130,6 +132,15 @@ vmclock_bound now(vmclock_t* c) {
 
 int64_t ns(const timespec& t) { return t.tv_sec * kNsPerSec + t.tv_nsec; }
 
+// The bound holds the gap between two clock reads, which a preemption on a
+// busy machine stretches without limit; the tightest of many calls is what
+// shows that nothing else is added.
+uint64_t tightest_bound(vmclock_t* c, int calls = 100) {
+  uint64_t least = UINT64_MAX;
+  for (int i = 0; i < calls; ++i) least = std::min(least, now(c).bound_ns);
+  return least;
+}
+
 }  // namespace
 
 TEST_CASE("direct: the page's bound, centred on CLOCK_REALTIME, holding the page's offset") {
@@ -145,15 +156,15 @@ TEST_CASE("direct: the page's bound, centred on CLOCK_REALTIME, holding the page
     CHECK(ns(b.latest) - ns(b.realtime) == static_cast<int64_t>(b.bound_ns));
     CHECK(ns(b.realtime) - ns(b.earliest) == static_cast<int64_t>(b.bound_ns));
     // |offset| + maxerror (1000 ns), plus the calibration's error and the
-    // gap between the two clock reads: never below, rarely far above.
+    // gap between the two clock reads: never below.
     CHECK(b.bound_ns >= 37'500 + 1000 - 200);
-    CHECK(b.bound_ns < 37'500 + 1000 + 50'000);
   }
+  CHECK(tightest_bound(c) < 37'500 + 1000 + 50'000);
   // TAI with an offset: UTC comes out (the page is 37 s + 37.5 us ahead in TAI).
   publish_calibrated(w, 37 * kNsPerSec + 37'500, abi::TimeType::tai, 37);
   auto b = now(c);
   CHECK(b.status == VMCLOCK_SYNCHRONIZED);
-  CHECK(b.bound_ns < 37'500 + 1000 + 50'000);
+  CHECK(tightest_bound(c) < 37'500 + 1000 + 50'000);
   // FREERUNNING passes through.
   publish_calibrated(w, 37'500, abi::TimeType::utc, 0, [](Page& p) { p.clock_status = abi::ClockStatus::freerunning; });
   CHECK(now(c).status == VMCLOCK_FREERUNNING);
@@ -287,7 +298,7 @@ TEST_CASE("open: a 64 KiB page file with size 65536 (arm64 with 64 KiB pages) gi
   auto b = now(c);
   CHECK(b.status == VMCLOCK_SYNCHRONIZED);
   CHECK(b.source == VMCLOCK_SOURCE_PAGE);
-  CHECK(b.bound_ns < 37'500 + 1000 + 50'000);
+  CHECK(tightest_bound(c) < 37'500 + 1000 + 50'000);
   vmclock_close(c);
 
   // A size beyond the file: refused at open, naming the bytes there are.
