@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // vmclock-sim: plays the hypervisor. Writes a vmclock page file mapping
-// this CPU's counter to CLOCK_REALTIME + offset (+ drift), replays host
+// this CPU's counter to CLOCK_REALTIME + offset (+ drift) (or, with
+// --fixed-truth, to a line frozen after calibration), replays host
 // events (migrations, status, leap seconds, a stuck seqlock) and prints
 // the ground truth it wrote, one line per event.
 #include <signal.h>
@@ -68,6 +69,8 @@ class Sim {
 
  private:
   Status calibrate();
+  // The realtime the truth is evaluated at: the frozen line's, or CLOCK_REALTIME.
+  int64_t truth_rt_now() const { return line_ ? line_->rt_ns_at(read_counter()) : realtime_now().ns; }
   void set_type_shift();
   Result<Page> fresh_page();
   Status publish_now();
@@ -84,6 +87,7 @@ class Sim {
   HostState host_;
   Truth truth_;
   Calibrator cal_;
+  std::optional<FrozenLine> line_;
   std::optional<PageFile> file_;
   Page last_{};
   CalPair last_pair_{};
@@ -122,6 +126,12 @@ void Sim::set_type_shift() {
 
 Result<Page> Sim::fresh_page() {
   if (host_.disruption_only) return header_page(host_);
+  if (line_) {
+    // On the line by construction: no bracket, nothing CLOCK_REALTIME did counts.
+    const uint64_t c = read_counter();
+    last_pair_ = CalPair{line_->rt_ns_at(c), c, 0};
+    return build_page(host_, truth_, line_->period_s(), c, last_pair_.rt_ns);
+  }
   CalPair p = take_pair(5);
   if (cal_.add(p) == Calibrator::Added::restarted) emit(state("recalibrated"));
   last_pair_ = p;
@@ -150,7 +160,7 @@ Status Sim::periodic() {
 
 Status Sim::migrate(std::optional<int64_t> offset_step, std::optional<double> drift_step, bool marker,
                     bool generation, std::string_view source, std::optional<size_t> index) {
-  truth_.step(realtime_now().ns, offset_step.value_or(cfg_.migration_offset_step_ns),
+  truth_.step(truth_rt_now(), offset_step.value_or(cfg_.migration_offset_step_ns),
               drift_step.value_or(cfg_.migration_drift_step_ppm));
   if (marker) host_.marker += 1;
   if (generation) host_.generation += 1;
@@ -172,7 +182,7 @@ Status Sim::apply(const Action& a) {
       return migrate(e.offset_step_ns, e.drift_step_ppm, e.bump_marker, e.bump_generation, "scenario", a.event);
     case ActionKind::set_fields: {
       const SetFields& s = e.set;
-      int64_t rt = realtime_now().ns;
+      int64_t rt = truth_rt_now();
       if (s.offset_ns) {
         truth_.rebase(rt);
         truth_.offset_ns = *s.offset_ns;
@@ -219,12 +229,13 @@ Status Sim::apply(const Action& a) {
 }
 
 json Sim::state(std::string_view event, std::optional<size_t> index) {
-  int64_t rt = realtime_now().ns;
+  int64_t rt = truth_rt_now();
   json j;
   j["event"] = event;
   if (index) j["index"] = *index;
   j["t_s"] = ready_mono_ ? static_cast<double>(mono_now_ns() - ready_mono_) * 1e-9 : 0.0;
   j["realtime_ns"] = rt;
+  if (line_) j["clock_realtime_ns"] = realtime_now().ns;
   j["offset_ns"] = truth_.offset_ns_at(rt);
   j["drift_ppm"] = truth_.drift_ppm;
   j["type_shift_ns"] = truth_.type_shift_ns;
@@ -287,13 +298,19 @@ int Sim::run() {
   // The default 50 us timer slack alone would halve a 0.1 ms update rate.
   if (cfg_.update_interval_ns < 10'000'000) prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   mono_minus_rt_ns_ = mono_now_ns() - realtime_now().ns;
-  if (!host_.disruption_only)
+  if (!host_.disruption_only) {
     if (auto st = calibrate(); !st) return fail(st.error());
+    if (cfg_.fixed_truth) {
+      auto l = FrozenLine::freeze(cal_);
+      if (!l) return fail(l.error());
+      line_ = *l;
+    }
+  }
   if (int s = g_term_signal.load()) {
     fmt::print(stderr, "vmclock-sim: signal {} before ready\n", s);
     return 0;
   }
-  truth_.ref_rt_ns = realtime_now().ns;
+  truth_.ref_rt_ns = truth_rt_now();
   truth_.offset_ns = cfg_.offset_ns;
   truth_.drift_ppm = cfg_.drift_ppm;
   set_type_shift();
@@ -314,6 +331,14 @@ int Sim::run() {
   ready["disruption_only"] = host_.disruption_only;
   ready["update_interval_ms"] = static_cast<double>(cfg_.update_interval_ns) * 1e-6;
   ready["native_counter"] = std::string(abi::name(kNativeCounter));
+  ready["truth"] = line_ ? "fixed" : "realtime";
+  if (line_) {
+    // The line, for a test to compute the truth at a counter value itself:
+    // realtime = anchor_realtime_ns + (counter - anchor_counter) * period_s.
+    ready["line_anchor_counter"] = line_->anchor().counter;
+    ready["line_anchor_realtime_ns"] = line_->anchor().rt_ns;
+    ready["line_period_s"] = static_cast<double>(line_->period_s());
+  }
   if (scen_.events.size()) ready["scenario"] = scen_.source;
   emit(ready);
 

@@ -96,7 +96,14 @@ Result<std::optional<SimConfig>> parse_options(int argc, const char* const* argv
   auto* mo = app.add_option("--migration-offset-step-ns", migration_offset, "offset step of a migration (default 100000)");
   auto* md = app.add_option("--migration-drift-step-ppm", migration_drift, "drift step of a migration (default 20)");
   auto* dur_opt = app.add_option("--duration", duration_s, "exit 0 after S seconds");
-  app.add_option("--calibrate-ms", calibrate_ms, "counter calibration before ready, 10 .. 10000 (default 250)");
+  auto* cal_opt = app.add_option("--calibrate-ms", calibrate_ms,
+                                 fmt::format("counter calibration before ready, 10 .. 10000 (default 250; {} with "
+                                             "--fixed-truth)",
+                                             kFixedTruthCalibrateMs));
+  app.add_flag("--fixed-truth", c.fixed_truth,
+               "freeze the counter -> CLOCK_REALTIME line at the end of calibration: the page's time is that line "
+               "plus offset, drift and steps, whatever CLOCK_REALTIME does afterwards (for a chronyd that steers "
+               "the clock); the realtime_ns printed is the line's");
   app.add_flag("--json", c.json, "one JSON object per line on stdout instead of human lines");
   app.add_flag("--trace-updates", c.trace_updates, "also print every page update");
 
@@ -120,6 +127,7 @@ Result<std::optional<SimConfig>> parse_options(int argc, const char* const* argv
   c.drift_ppm = drift;
   if (auto r = ms_to_ns("--update-interval-ms", interval_ms, 0.1, 3'600'000); !r) return r.error();
   else c.update_interval_ns = *r;
+  if (c.fixed_truth && !*cal_opt) calibrate_ms = kFixedTruthCalibrateMs;
   if (auto r = ms_to_ns("--calibrate-ms", calibrate_ms, 10, 10'000); !r) return r.error();
   else c.calibrate_ns = *r;
   if (*dur_opt) {

@@ -83,9 +83,16 @@ void Calibrator::recompute() {
   period_s_ = static_cast<long double>(dt) * 1e-9L / static_cast<long double>(latest_.counter - first.counter);
 }
 
-int64_t Calibrator::predict_rt_ns(uint64_t c) const {
-  auto delta = static_cast<int64_t>(c - latest_.counter);
-  return latest_.rt_ns + static_cast<int64_t>(std::llroundl(static_cast<long double>(delta) * period_s_ * 1e9L));
+int64_t Calibrator::predict_rt_ns(uint64_t c) const { return FrozenLine(latest_, period_s_).rt_ns_at(c); }
+
+Result<FrozenLine> FrozenLine::freeze(const Calibrator& cal) {
+  if (!cal.ready()) return make_error(Errc::software, "counter calibration failed: nothing to freeze");
+  return FrozenLine(cal.latest(), cal.period_s());
+}
+
+int64_t FrozenLine::rt_ns_at(uint64_t c) const {
+  auto delta = static_cast<int64_t>(c - anchor_.counter);
+  return anchor_.rt_ns + static_cast<int64_t>(std::llroundl(static_cast<long double>(delta) * period_s_ * 1e9L));
 }
 
 long double FixedPeriod::seconds() const { return std::ldexp(static_cast<long double>(frac), -(64 + shift)); }

@@ -66,6 +66,26 @@ class Calibrator {
   unsigned restarts_ = 0;
 };
 
+// The instant the truth is a function of, with --fixed-truth: the
+// calibration line at the end of calibration, extended for ever, so that
+// a chronyd steering CLOCK_REALTIME (or anyone stepping it) cannot move
+// the truth it is measured against. Without it the truth follows
+// CLOCK_REALTIME, which is right while chronyd runs with -x.
+class FrozenLine {
+ public:
+  // Errc::software when the calibration is not ready.
+  static Result<FrozenLine> freeze(const Calibrator& cal);
+  FrozenLine(const CalPair& anchor, long double period_s) : anchor_(anchor), period_s_(period_s) {}
+  // The line's realtime at counter `c`, ns.
+  int64_t rt_ns_at(uint64_t c) const;
+  const CalPair& anchor() const { return anchor_; }
+  long double period_s() const { return period_s_; }
+
+ private:
+  CalPair anchor_;
+  long double period_s_;
+};
+
 // A period as the page stores it: frac / 2^(64+shift) seconds, the shift
 // chosen so that frac has its top bit set (64 significant bits).
 struct FixedPeriod {

@@ -114,6 +114,58 @@ TEST_CASE("calibration rejects wide brackets and restarts on a realtime step") {
   CHECK(rel_err(cal.period_s(), kPeriod) < 1e-9L);
 }
 
+TEST_CASE("fixed truth: the frozen line does not move when CLOCK_REALTIME is stepped or slewed afterwards") {
+  Lcg rng;
+  Calibrator cal;
+  for (int i = 0; i <= 3; ++i) cal.add(pair_at(i * kNsPerSec, rng.jitter(20)));
+  auto line = FrozenLine::freeze(cal);
+  REQUIRE(line);
+  const FrozenLine before = *line;
+  auto on_line = [&](int64_t t) { return line->rt_ns_at(pair_at(t, 0).counter); };
+  // The line is the calibration's: within the noise of the true line.
+  CHECK(std::llabs(on_line(10 * kNsPerSec) - (kRt0 + 10 * kNsPerSec)) < 100);
+  const int64_t at_20s = on_line(20 * kNsPerSec);
+
+  // What the running simulator without --fixed-truth does: keep feeding the
+  // calibration from CLOCK_REALTIME. A chronyd slews it 500 ppm for 10 s,
+  // then somebody steps it back 1 ms. The calibration follows both...
+  for (int i = 4; i <= 14; ++i)
+    cal.add(pair_at(i * kNsPerSec, static_cast<int64_t>(std::llround(500e-6 * static_cast<double>((i - 4) * kNsPerSec)))));
+  CHECK(std::llabs(cal.predict_rt_ns(pair_at(14 * kNsPerSec, 0).counter) - (kRt0 + 14 * kNsPerSec + 5'000'000)) < 100);
+  CHECK(cal.add(pair_at(15 * kNsPerSec, 5'000'000 - 1'000'000 + 500'000)) == Calibrator::Added::refined);
+  CHECK(cal.add(pair_at(16 * kNsPerSec, -1'000'000)) == Calibrator::Added::restarted);
+  CHECK(std::llabs(cal.predict_rt_ns(pair_at(16 * kNsPerSec, 0).counter) - (kRt0 + 16 * kNsPerSec - 1'000'000)) < 100);
+  // ... the frozen line does not: not its anchor, not its rate, not one ns.
+  CHECK(line->anchor().counter == before.anchor().counter);
+  CHECK(line->anchor().rt_ns == before.anchor().rt_ns);
+  CHECK(line->period_s() == before.period_s());
+  CHECK(on_line(20 * kNsPerSec) == at_20s);
+
+  // A page built on the line carries the truth of the line's instant, at
+  // any later counter, whatever the realtime clock read then.
+  HostState h;
+  h.counter_id = abi::CounterId::x86_tsc;
+  Truth t;
+  t.ref_rt_ns = line->anchor().rt_ns;
+  t.offset_ns = 100'000;
+  t.drift_ppm = 20;
+  const uint64_t c = pair_at(20 * kNsPerSec, 0).counter;
+  auto p = build_page(h, t, line->period_s(), c, line->rt_ns_at(c));
+  REQUIRE(p);
+  for (int64_t dt : {int64_t{0}, kNsPerSec, 60 * kNsPerSec}) {
+    const uint64_t c2 = pair_at(20 * kNsPerSec + dt, 0).counter;
+    auto at = time_at(*p, c2);
+    REQUIRE(at);
+    Fix64 got = static_cast<Fix64>(at->time.sec.count) * (static_cast<Fix64>(1) << 64) + at->time.frac.raw;
+    // The page's rate is the line's times (1 + drift), anchored at c.
+    Fix64 want = t.page_time_at(line->rt_ns_at(c)) +
+                 fix64_from_ns(std::llroundl(static_cast<long double>(static_cast<int64_t>(c2 - c)) *
+                                             line->period_s() * (1 + 20e-6L) * 1e9L));
+    CAPTURE(dt);
+    CHECK(std::fabs(fix64_to_ns(got - want)) < 2.0L);
+  }
+}
+
 TEST_CASE("truth: offset with drift, rebased without a jump") {
   Truth t;
   t.ref_rt_ns = kRt0;
