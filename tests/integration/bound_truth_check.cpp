@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Calls vmclock_now() in a tight loop for a while and checks every answer
-// that claims a bound against the simulator's ground truth:
-//   truth(rt) = rt + offset_ns + drift_ppm * 1e-6 * (rt - realtime_ns)
+// that claims a bound against the simulator's ground truth (sim_truth.h)
 // from the latest line vmclock-sim printed (--json) for the answer's
 // disruption marker. The answer must contain the truth of an instant of
 // the call: with rt0/rt1 read just before/after it, earliest <= truth(rt1)
-// and latest >= truth(rt0). Prints one JSON summary line; exit 1 on a miss.
+// and latest >= truth(rt0). With --fixed-truth the instants are the
+// frozen line's at counters read just before/after: CLOCK_REALTIME is
+// what a steering chronyd moves, so it cannot stand for the truth.
+// Prints one JSON summary line; exit 1 on a miss.
 //   bound_truth_check --sim-log F --page P --segment S --seconds N [--published-only]
 #include <time.h>
 
@@ -20,6 +22,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "counter.h"
+#include "sim_truth.h"
 #include "vmclock/vmclock.h"
 
 namespace {
@@ -31,43 +35,10 @@ int64_t realtime_ns() {
 }
 int64_t ns(const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
 
-struct Truth {
-  int64_t offset_ns = 0, realtime_ns = 0;
-  double drift_ppm = 0;
-  long double at(int64_t rt) const {
-    return static_cast<long double>(rt) + offset_ns + drift_ppm * 1e-6L * static_cast<long double>(rt - realtime_ns);
-  }
-};
-
-// Truth per marker, from the simulator's JSON lines read so far.
-class SimLog {
- public:
-  explicit SimLog(std::string path) : path_(std::move(path)) {}
-  void poll() {
-    std::ifstream in(path_);
-    in.seekg(pos_);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (in.eof()) break;  // a partial last line: read it again next time
-      pos_ = in.tellg();
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.contains("marker") || !j.contains("offset_ns")) continue;
-      truths_[j["marker"].get<uint64_t>()] =
-          Truth{j["offset_ns"].get<int64_t>(), j["realtime_ns"].get<int64_t>(), j["drift_ppm"].get<double>()};
-    }
-  }
-  const Truth* find(uint64_t marker) {
-    auto it = truths_.find(marker);
-    return it == truths_.end() ? nullptr : &it->second;
-  }
-
- private:
-  std::string path_;
-  std::streamoff pos_ = 0;
-  std::map<uint64_t, Truth> truths_;
-};
-
 }  // namespace
+
+using vmc::test::SimLog;
+using vmc::test::Truth;
 
 int main(int argc, char** argv) {
   std::string sim_log, page, segment;
@@ -98,6 +69,7 @@ int main(int argc, char** argv) {
   }
   SimLog log(sim_log);
   log.poll();
+  const bool fixed_truth = log.line().has_value();
   std::map<std::string, uint64_t> by_status, by_source;
   uint64_t calls = 0, checked = 0, misses = 0, marker_changes = 0, marker_changes_disrupted = 0;
   long double worst_margin = 1e30L;  // smallest distance from the truth to an edge, ns
@@ -112,7 +84,9 @@ int main(int argc, char** argv) {
   const int64_t end = realtime_ns() + static_cast<int64_t>(seconds * 1e9);
   for (int64_t rt0 = realtime_ns(); rt0 < end; rt0 = realtime_ns()) {
     vmclock_bound b;
+    const uint64_t c0 = vmc::read_counter();
     vmclock_now(c, &b, sizeof b);
+    const uint64_t c1 = vmc::read_counter();
     const int64_t rt1 = realtime_ns();
     ++calls;
     ++by_status[vmclock_status_name(b.status)];
@@ -143,7 +117,8 @@ int main(int argc, char** argv) {
     if (b.bound_ns >= kWideNs) ++wide;
     narrowest = std::min(narrowest, b.bound_ns);
     // 2 ns: the simulator prints its offset rounded to the nanosecond.
-    const long double lo = t->at(rt0) - 2, hi = t->at(rt1) + 2;
+    const auto& line = log.line();
+    const long double lo = t->at(line ? line->rt_at(c0) : rt0) - 2, hi = t->at(line ? line->rt_at(c1) : rt1) + 2;
     const long double margin = std::min(hi - static_cast<long double>(ns(b.earliest)),
                                          static_cast<long double>(ns(b.latest)) - lo);
     worst_margin = std::min(worst_margin, margin);
@@ -157,6 +132,7 @@ int main(int argc, char** argv) {
   }
   vmclock_close(c);
   nlohmann::json out{{"calls", calls},
+                     {"truth", fixed_truth ? "fixed line" : "CLOCK_REALTIME"},
                      {"checked", checked},
                      {"misses", misses},
                      {"by_status", by_status},
