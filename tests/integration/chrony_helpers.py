@@ -4,7 +4,8 @@
 Each instance runs `chronyd -U -x -d -u <us>` in its own 0700 directory
 (command socket, pidfile, driftfile), so it needs no root, never touches
 the system clock and can be killed and restarted at will. Every wait here
-is bounded.
+is bounded. `steer=True` drops the -x: only test_closed_loop.py does that,
+as root, with its own guard rails.
 """
 import getpass
 import os
@@ -68,7 +69,8 @@ def wait_for(pred, timeout, interval=0.1, what="condition"):
 
 
 class Chronyd:
-    def __init__(self, conf_lines, tag="chronyd"):
+    def __init__(self, conf_lines, tag="chronyd", steer=False):
+        self.steer = steer
         self.dir = tempfile.mkdtemp(prefix=f"vmc-{tag}.")
         os.chmod(self.dir, 0o700)
         self.sock = os.path.join(self.dir, "chronyd.sock")
@@ -88,7 +90,8 @@ class Chronyd:
         if os.path.exists(self.sock):
             os.unlink(self.sock)
         logf = open(self.log, "a")
-        self.proc = subprocess.Popen([CHRONYD, "-U", "-x", "-d", "-u", getpass.getuser(), "-f", self.conf],
+        args = [CHRONYD, "-U"] + ([] if self.steer else ["-x"]) + ["-d", "-u", getpass.getuser(), "-f", self.conf]
+        self.proc = subprocess.Popen(args,
                                      stdout=logf, stderr=subprocess.STDOUT)
         logf.close()
         wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, timeout,

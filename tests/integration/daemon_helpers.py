@@ -69,8 +69,11 @@ def stop_proc(proc, sig=signal.SIGTERM, timeout=10):
 class Sim:
     """vmclock-sim --json in the background; its event lines parsed as they come."""
 
-    def __init__(self, page, args=(), ready_timeout=15):
+    def __init__(self, page, args=(), ready_timeout=15, log_path=None):
+        """log_path: every line is also appended there as it comes, for the
+        tests' programs that read the truth themselves (sim_truth.h)."""
         self.page = page
+        self.log = open(log_path, "w") if log_path else None
         self.events = []
         self.cond = threading.Condition()
         self.errf = tempfile.TemporaryFile(mode="w+")
@@ -86,6 +89,9 @@ class Sim:
 
     def _read(self):
         for line in self.proc.stdout:
+            if self.log:
+                self.log.write(line)
+                self.log.flush()
             try:
                 ev = json.loads(line)
             except ValueError:
@@ -141,6 +147,8 @@ class Sim:
         self.reader.join(timeout=2)
         self.proc.stdout.close()
         self.errf.close()
+        if self.log:
+            self.log.close()
 
 
 # ------------------------------------------------------------------ vmclockd
