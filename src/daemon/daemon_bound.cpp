@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <utility>
 
 #include "logging.h"
 #include "validity.h"
@@ -67,12 +68,14 @@ void BoundFeed::on_page(const Page& page, int64_t real_ns) {
   // A counter the page calibrates: the page is the better source.
   page_has_time_ = assess(page).reason != Unusable::no_counter;
   page_seen_ = true;
+  if (page.disruption_marker != marker_) rate_from_.reset();
   marker_ = page.disruption_marker;
   generation_ = page.vm_generation_counter;
 }
 
 void BoundFeed::on_disruption(const Page& page, int64_t real_ns) {
   on_page(page, real_ns);
+  rate_from_.reset();
   disrupted_ = true;
   reset_done_ns_ = 0;
   publish(bound::Status::disrupted, 0, real_ns, "disruption: waiting for a measurement under the new marker");
@@ -83,12 +86,26 @@ void BoundFeed::on_reset_done(int64_t real_ns) { reset_done_ns_ = real_ns; }
 void BoundFeed::on_sample(const Sample& s, abi::ClockStatus status) {
   if (from_chrony()) return;
   if (s.disruption_marker != marker_) return;
+  const RatePoint now{s.system.ns, s.offset.count, s.bracket_ns};
+  const auto from = std::exchange(rate_from_, now);
+  if (!from || now.system_ns <= from->system_ns) {
+    // One sample gives the offset but not how fast it moves: a bound
+    // grown by max_drift alone would be walked out of by a clock that
+    // drifts faster, so there is none until the next sample.
+    if (!disrupted_) publish(bound::Status::unknown, 0, s.system.ns, "measuring the clock's rate against the page");
+    return;
+  }
   disrupted_ = false;
+  // Each offset is uncertain by half its bracket.
+  const long double moved = std::fabs(static_cast<long double>(now.offset_ns - from->offset_ns)) +
+                            static_cast<long double>(now.bracket_ns + from->bracket_ns) / 2 + 2;
+  const long double rate = std::ceil(moved * 1e9L / static_cast<long double>(now.system_ns - from->system_ns));
+  clock_rate_ppb_ = rate >= 1e9L ? 1'000'000'000u : static_cast<uint32_t>(rate);
   const uint64_t off = static_cast<uint64_t>(std::llabs(s.offset.count));
   // The sample bounds the system clock at its midpoint: |offset| away
   // from the page's time, which is itself within maxerror of UTC.
   publish(status == abi::ClockStatus::freerunning ? bound::Status::freerunning : bound::Status::synchronized,
-          off + s.maxerror_ns + 1, s.system.ns, "");
+          off + s.maxerror_ns + 1, s.system.ns, "", clock_rate_ppb_);
 }
 
 void BoundFeed::on_no_sample(const std::string& why, int64_t real_ns) {
@@ -147,6 +164,7 @@ BoundView BoundFeed::view() const {
   v.status = kNames[static_cast<uint32_t>(r.status) & 3u];
   v.bound_ns = r.bound_ns;
   v.max_drift_ppb = r.max_drift_ppb;
+  v.clock_rate_ppb = from_chrony() ? 0 : clock_rate_ppb_;
   v.as_of_ns = r.as_of_ns;
   v.disruption_marker = r.disruption_marker;
   if (!why_.empty()) v.why = why_;

@@ -6,7 +6,10 @@
 // + maxerror) or, when the page carries no time, from chronyd's tracking
 // (root delay/2 + root dispersion + |current correction|, as AWS
 // ClockBound computes it). A disruption voids it at once and until the
-// source has measured again under the new marker.
+// source has measured again under the new marker: from the page, twice,
+// because the readers' growth must hold the clock's rate against the page
+// as well as max_drift (after a migration that rate is the new host's
+// frequency error until chronyd has learnt it; unsteered, it is for ever).
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -69,6 +72,12 @@ class BoundFeed {
   bool page_seen_ = false;
   uint64_t marker_ = 0;
   std::optional<uint64_t> generation_;
+  // The last sample under marker_: the next one gives the clock's rate.
+  struct RatePoint {
+    int64_t system_ns = 0, offset_ns = 0, bracket_ns = 0;
+  };
+  std::optional<RatePoint> rate_from_;
+  uint32_t clock_rate_ppb_ = 0;
   bool page_has_time_ = false;
   bool disrupted_ = false;
   int64_t reset_done_ns_ = 0;  // chronyd's view counts again once it updated after this

@@ -78,6 +78,7 @@ template <class V, class F> void fields(V& v, F&& f) requires std::same_as<std::
   f("status", v.status);
   f("bound_ns", v.bound_ns);
   f("max_drift_ppb", v.max_drift_ppb);
+  f("clock_rate_ppb", v.clock_rate_ppb);
   f("as_of_ns", v.as_of_ns);
   f("disruption_marker", v.disruption_marker);
   f("why", v.why);

@@ -104,7 +104,8 @@ struct BoundView {
   std::string source;  // "page" or "chrony"
   std::string status;  // "unknown", "synchronized", "freerunning", "disrupted"
   uint64_t bound_ns = 0;
-  uint64_t max_drift_ppb = 0;
+  uint64_t max_drift_ppb = 0;  // what the readers grow it by: configured + clock_rate_ppb
+  uint64_t clock_rate_ppb = 0;  // the system clock's rate against the page, measured
   int64_t as_of_ns = 0;
   uint64_t disruption_marker = 0;
   std::optional<std::string> why;
