@@ -19,7 +19,7 @@ namespace vmc {
 void BoundOutlet::tick(int64_t mono_ns, int64_t real_ns, const std::optional<Page>& last_page) {
   if (mono_ns >= next_open_ns_) open(mono_ns, real_ns, last_page);
   if (!feed_) return;
-  if (tracking_ && feed_->wants_tracking() && mono_ns >= next_tracking_ns_) read_tracking(mono_ns);
+  if (tracking_configured() && feed_->wants_tracking() && mono_ns >= next_tracking_ns_) read_tracking(mono_ns);
   for (const auto& s : feed_->segments())
     if (mono_ns >= s->next_due()) s->tick(mono_ns);
 }
@@ -30,7 +30,7 @@ int64_t BoundOutlet::next_due() const {
   if ((!cfg_.bound.segment.empty() && !bound_open_) || (!cfg_.clockbound.segment.empty() && !clockbound_open_))
     next = next_open_ns_;
   if (!feed_) return next;
-  if (tracking_ && feed_->wants_tracking()) next = std::min(next, next_tracking_ns_);
+  if (tracking_configured() && feed_->wants_tracking()) next = std::min(next, next_tracking_ns_);
   for (const auto& s : feed_->segments()) next = std::min(next, s->next_due());
   return next;
 }
@@ -42,24 +42,12 @@ std::vector<std::string> BoundOutlet::files_made() const {
   return out;
 }
 
-bool BoundOutlet::open_tracking() {
-  if (cfg_.chrony.command_socket.empty() || cfg_.bound.source == "page") return true;
-  auto cl = chrony::CmdClient::open(chrony_cmd_options(cfg_.chrony));
-  if (!cl) {
-    incidents_.fail("bound", "open", cl.error().message + "; no bound from chronyd's tracking");
-    return false;
-  }
-  tracking_ = std::move(*cl);
-  return true;
-}
-
 void BoundOutlet::open(int64_t mono_ns, int64_t real_ns, const std::optional<Page>& last_page) {
   const bool want_bound = !cfg_.bound.segment.empty() && !bound_open_;
   const bool want_cb = !cfg_.clockbound.segment.empty() && !clockbound_open_;
   if (!want_bound && !want_cb) return;
   next_open_ns_ = mono_ns + kRetryNs;
   if (!feed_) {
-    if (!open_tracking()) return;
     feed_ = std::make_unique<BoundFeed>(cfg_.bound);
     if (last_page) feed_->on_page(*last_page, real_ns);
     next_tracking_ns_ = 0;
@@ -93,6 +81,15 @@ void BoundOutlet::read_tracking(int64_t mono_ns) {
   next_tracking_ns_ = mono_ns + feed_->tracking_interval_ns();
   // Dated before the question: chronyd's dispersion only grows until it answers.
   const int64_t asked = realtime_now().ns;
+  if (!tracking_) {
+    auto cl = chrony::CmdClient::open(chrony_cmd_options(cfg_.chrony));
+    if (!cl) {
+      incidents_.fail("chrony", "tracking", cl.error().message + "; no bound from chronyd's tracking");
+      feed_->on_tracking_failed(cl.error().message, asked);
+      return;
+    }
+    tracking_ = std::move(*cl);
+  }
   auto t = tracking_->tracking();
   if (!t) {
     incidents_.fail("chrony", "tracking", fmt::format("TRACKING failed: {}", t.error().message));

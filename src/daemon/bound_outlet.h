@@ -4,9 +4,10 @@
 // ClockBound's (not fatal when one fails: chrony and ptp4l are fed all the
 // same, and the directory may appear later; retried every kRetryNs, but a
 // ClockBound segment another writer owns is left to it), owns the command
-// client that
-// reads chronyd's TRACKING for it (its own socket, so a TRACKING never
-// waits behind a reset), and asks for TRACKING when due.
+// client that reads chronyd's TRACKING for it (its own socket, so a
+// TRACKING never waits behind a reset), and asks for TRACKING when due.
+// A client that cannot be made is retried at each TRACKING due: it takes
+// nothing from a bound whose source is the page.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -46,7 +47,10 @@ class BoundOutlet {
 
  private:
   void open(int64_t mono_ns, int64_t real_ns, const std::optional<Page>& last_page);
-  bool open_tracking();
+  // chronyd's TRACKING can be asked: a command socket, and a source that may be chrony.
+  bool tracking_configured() const {
+    return !cfg_.chrony.command_socket.empty() && cfg_.bound.source != "page";
+  }
   void read_tracking(int64_t mono_ns);
   bool configured() const { return !cfg_.bound.segment.empty() || !cfg_.clockbound.segment.empty(); }
 
