@@ -8,7 +8,8 @@
 // frozen line's at counters read just before/after: CLOCK_REALTIME is
 // what a steering chronyd moves, so it cannot stand for the truth.
 // Prints one JSON summary line; exit 1 on a miss.
-//   bound_truth_check --sim-log F --page P --segment S --seconds N [--published-only]
+// --pause-us sleeps between calls, to check for long without taking a core.
+//   bound_truth_check --sim-log F --page P --segment S --seconds N [--published-only] [--pause-us U]
 #include <time.h>
 
 #include <cmath>
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
   std::string sim_log, page, segment;
   double seconds = 10;
   uint32_t flags = 0;
+  long pause_us = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
     else if (a == "--segment") segment = next();
     else if (a == "--seconds") seconds = std::atof(next().c_str());
     else if (a == "--published-only") flags |= VMCLOCK_OPEN_PUBLISHED_ONLY;
+    else if (a == "--pause-us") pause_us = std::atol(next().c_str());
     else { std::fprintf(stderr, "bound_truth_check: unknown option %s\n", a.c_str()); return 64; }
   }
   vmclock_options o{};
@@ -89,6 +92,10 @@ int main(int argc, char** argv) {
     const uint64_t c1 = vmc::read_counter();
     const int64_t rt1 = realtime_ns();
     ++calls;
+    if (pause_us > 0) {
+      timespec d{pause_us / 1'000'000, pause_us % 1'000'000 * 1000};
+      nanosleep(&d, nullptr);
+    }
     ++by_status[vmclock_status_name(b.status)];
     ++by_source[vmclock_source_name(b.source)];
     if (b.source == VMCLOCK_SOURCE_PAGE || b.status == VMCLOCK_DISRUPTED) {
