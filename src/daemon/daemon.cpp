@@ -163,7 +163,8 @@ void Daemon::sample_tick(const Now& c) {
   }
   auto out = page_.sample(static_cast<unsigned>(cfg_.sampling.best_of));
   if (!out) return page_error(out.error(), c);
-  incidents_.recover("page", "read", fmt::format("{} reads again", page_.path()));
+  // Formatted only when there is a recovery to log: this runs on every sample.
+  if (incidents_.open("read")) incidents_.recover("page", "read", fmt::format("{} reads again", page_.path()));
   on_snapshot(out->snapshot.page, c);
   reset_tick(c);
 
@@ -409,7 +410,7 @@ int64_t Daemon::housekeeping(const Now& c) {
   open_bound(c);
   if (out_.ptp)
     out_.ptp->tick(state_ == DaemonState::disrupted || state_ == DaemonState::paused, last_page_, usable_, c.mono_ns);
-  if (reports_.due(c.mono_ns)) reports_.write(cfg_.daemon, view(c), c.mono_ns);
+  if (reports_.due(cfg_.daemon, c.mono_ns)) reports_.write(cfg_.daemon, view(c), c.mono_ns);
   const int64_t watchdog_ns = static_cast<int64_t>(watchdog_usec_) * 500;
   if (watchdog_usec_ && c.mono_ns - last_watchdog_ns_ > watchdog_ns) {
     sd_notify(0, "WATCHDOG=1");
