@@ -17,6 +17,9 @@ namespace {
 constexpr int64_t kMs = 1'000'000;
 // ptp4l's updater keeps its own retry (>= 100 ms) and check deadlines.
 constexpr int64_t kPtpTickNs = 100 * kMs;
+// How late housekeeping may run to share the watch tick's wake-up: a
+// fifth of the sampling's 250 ms, a twentieth of the reports' second.
+constexpr int64_t kFoldNs = 50 * kMs;
 }  // namespace
 
 Daemon::Daemon(Config cfg, std::string config_path, std::optional<std::string> page_override, PageOpener opener)
@@ -160,7 +163,8 @@ void Daemon::sample_tick(const Now& c) {
   }
   auto out = page_.sample(static_cast<unsigned>(cfg_.sampling.best_of));
   if (!out) return page_error(out.error(), c);
-  incidents_.recover("page", "read", fmt::format("{} reads again", page_.path()));
+  // Formatted only when there is a recovery to log: this runs on every sample.
+  if (incidents_.open("read")) incidents_.recover("page", "read", fmt::format("{} reads again", page_.path()));
   on_snapshot(out->snapshot.page, c);
   reset_tick(c);
 
@@ -316,13 +320,16 @@ void Daemon::reload() {
 }
 
 // The loop. Without the device's notifications the marker is watched
-// every watch_interval_ms (5 ms: a reset is due within 10 ms), so that
-// wakeup is the daemon's whole CPU cost: it reads the monotonic clock once
-// and seq_count once, and sleeps again. With them (the 7.0 driver) there is
-// no such timer: the device wakes the loop. Everything else is
-// housekeeping, which runs when its own deadline is due, on the watch
-// tick at or just after it (no wakeup of its own), or at once when the
-// watch saw the page move or a signal came.
+// every watch_interval_ms, so that wakeup is the daemon's whole CPU cost:
+// it reads the monotonic clock once and seq_count once, and sleeps again.
+// Only chronyd depends on that watch (every local reader of the page,
+// libvmclock and ClockBound's clients, checks the marker on each call
+// itself), so the default is set by how long chronyd may keep stale
+// samples (config.h). With notifications (the 7.0 driver) there is no such
+// timer: the device wakes the loop. Everything else is housekeeping, which
+// runs when its own deadline is due, on the watch tick at or after it (no
+// wakeup of its own; a reset retry excepted), or at once when the watch
+// saw the page move or a signal came.
 int Daemon::run() {
   begin();
   while (step()) {
@@ -359,8 +366,13 @@ bool Daemon::step() {
   }
   int64_t wake = next_work_ns_;
   if (page_.is_open() && page_.timer_watch()) {
-    // Housekeeping due within 5 ms of the next watch tick waits for it.
-    if (wake > t && wake < next_watch_ns_ && next_watch_ns_ - wake <= 5 * kMs) wake = next_watch_ns_;
+    // Housekeeping due at most kFoldNs before the next watch tick waits for
+    // it: the sampling, the reports, the bound and ptp4l take no wake-up
+    // of their own. A reset retry does not wait: chronyd holds stale
+    // samples until it is answered.
+    const int64_t fold = std::min(cfg_.source.watch_interval_ms * kMs, kFoldNs);
+    if (wake > t && wake < next_watch_ns_ && next_watch_ns_ - wake <= fold)
+      wake = std::min(next_watch_ns_, next_reset_ns_);
     wake = std::min(wake, next_watch_ns_);
   }
   const auto w = wait_.wait(wake, page_.poll_fd());
@@ -398,16 +410,17 @@ int64_t Daemon::housekeeping(const Now& c) {
   open_bound(c);
   if (out_.ptp)
     out_.ptp->tick(state_ == DaemonState::disrupted || state_ == DaemonState::paused, last_page_, usable_, c.mono_ns);
-  if (reports_.due(c.mono_ns)) reports_.write(cfg_.daemon, view(c), c.mono_ns);
+  if (reports_.due(cfg_.daemon, c.mono_ns)) reports_.write(cfg_.daemon, view(c), c.mono_ns);
   const int64_t watchdog_ns = static_cast<int64_t>(watchdog_usec_) * 500;
   if (watchdog_usec_ && c.mono_ns - last_watchdog_ns_ > watchdog_ns) {
     sd_notify(0, "WATCHDOG=1");
     last_watchdog_ns_ = c.mono_ns;
   }
 
+  next_reset_ns_ = reset_.next_due(tracker_.imminent());
   int64_t next = next_sample_ns_;
   next = std::min(next, reports_.next_due(cfg_.daemon));
-  next = std::min(next, reset_.next_due(tracker_.imminent()));
+  next = std::min(next, next_reset_ns_);
   next = std::min(next, bound_->next_due());
   if (out_.ptp) next = std::min(next, c.mono_ns + kPtpTickNs);
   if (watchdog_usec_) next = std::min(next, last_watchdog_ns_ + watchdog_ns + 1);

@@ -6,6 +6,7 @@
 // (page_reader.h), the sample gate (sample_gate.h), the chrony reset
 // (chrony_reset.h), the outputs (outputs.h, bound_outlet.h), the reports
 // (reports.h) and the sleep (signal_wait.h); this class wires them.
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -98,6 +99,7 @@ class Daemon {
   int64_t next_sample_ns_ = 0;
   int64_t next_watch_ns_ = 0;
   int64_t next_work_ns_ = 0;  // housekeeping's next deadline; 0: at once
+  int64_t next_reset_ns_ = std::numeric_limits<int64_t>::max();  // of which the reset's (retries do not wait for a watch tick)
   int64_t last_watchdog_ns_ = 0;
   uint64_t watchdog_usec_ = 0;
 };

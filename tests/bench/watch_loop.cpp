@@ -114,10 +114,10 @@ int main(int argc, char** argv) {
   Fd keep_writer(p[1]);
   const Figure device = daemon_loop(page, Fd(p[0]), seconds);
   std::filesystem::remove_all(dir);
-  fmt::print("{{\"seconds\": {}, \"before_no_poll\": {{\"wakeups_per_s\": {:.0f}, \"cpu_percent\": {:.2f}}}, "
+  fmt::print("{{\"seconds\": {}, \"watch_interval_ms\": {}, \"before_no_poll\": {{\"wakeups_per_s\": {:.0f}, \"cpu_percent\": {:.2f}}}, "
              "\"after_no_poll\": {{\"wakeups_per_s\": {:.0f}, \"cpu_percent\": {:.3f}}}, "
              "\"device_quiet\": {{\"wakeups_per_s\": {:.1f}, \"cpu_percent\": {:.3f}}}}}\n",
-             seconds, before.wakeups_per_s, before.cpu_percent, no_poll.wakeups_per_s, no_poll.cpu_percent,
+             seconds, Config{}.source.watch_interval_ms, before.wakeups_per_s, before.cpu_percent, no_poll.wakeups_per_s, no_poll.cpu_percent,
              device.wakeups_per_s, device.cpu_percent);
   return 0;
 }

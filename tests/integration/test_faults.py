@@ -274,7 +274,9 @@ class Faults(unittest.TestCase):
         core for as long as the page stays stuck)."""
         scen = write_scenario(self.d.join("stuck.toml"), [{"type": "stuck_odd", "at": 2.0}])
         sim = self.sim(1 * MS, "--update-interval-ms", 50, "--scenario", scen)
-        vmc, rec = self.daemon()
+        # The watch at 5 ms, not the default: the more watch ticks, the more
+        # a spin per tick would show.
+        vmc, rec = self.daemon({"source": {"watch_interval_ms": 5}})
         rec.wait_new(sim.ready["realtime_ns"], 10, "a first sample")
         cpu0, t0 = proc_cpu_s(vmc.proc.pid), time.monotonic()
         time.sleep(1.0)

@@ -127,10 +127,11 @@ class ReloadEveryKey(unittest.TestCase):
         def samples_to(catcher):
             return lambda: self.assertGreater(rate(catcher), 2.0)
 
-        def fewer_wakeups():
+        def more_wakeups():
             r = switches_per_s(vmc.proc.pid, 2.0)
-            print(f"  wakeups at watch_interval_ms = 500: {r:.1f}/s", flush=True)
-            self.assertLess(r, 40)  # 5 ms: about 200 a second
+            print(f"  wakeups at watch_interval_ms = 5: {r:.1f}/s", flush=True)
+            # 5 ms: about 200 a second; the default 50 ms: 20, and 10 for ptp4l, 4 samples, the reports.
+            self.assertGreater(r, 100)
 
         def logged(pattern):
             return lambda: vmc.wait_log(pattern, 5)
@@ -138,7 +139,7 @@ class ReloadEveryKey(unittest.TestCase):
         # key: (new value, the effect to see beyond `settings`, or None)
         table = {
             "source.page": (sim2.page, page_path(sim2.page)),
-            "source.watch_interval_ms": (500, fewer_wakeups),
+            "source.watch_interval_ms": (5, more_wakeups),
             "sampling.interval_ms": (100, faster_samples),
             "sampling.best_of": (1, None),
             "sampling.max_error_ns": (1, state_reason(r"maxerror \d+ ns is over the limit of 1 ns")),

@@ -178,6 +178,33 @@ TEST_CASE("loop on a driver without .poll: wake-ups at the timer's rate") {
   CHECK(c.wakeups >= 3);
 }
 
+TEST_CASE("loop at the default watch: the sampling and the reports take no wake-up of their own") {
+  TempDir t;
+  const std::string page = t.path + "/page";
+  write_page(page, firecracker(1));
+  Config c = quiet_config();
+  c.source.watch_interval_ms = Config{}.source.watch_interval_ms;
+  // Off the watch's grid (250 ms is on it), so that each sample would be
+  // a wake-up of its own if it did not wait for the next tick.
+  c.sampling.interval_ms = 230;
+  c.daemon.status_file = t.path + "/status.json";
+  Daemon d(c, "", page, [f = std::make_shared<Fd>(regular_file(t))](const std::string& p) {
+    auto src = open_file_source(p);
+    if (!src) return src;
+    return Result<std::unique_ptr<PageSource>>(test::with_notifications(std::move(*src), std::move(*f)));
+  });
+  REQUIRE(d.setup().ok());
+  d.begin();
+  const int64_t t0 = mono_now_ns(), end = t0 + 2'000'000'000;
+  for (int i = 0; i < 100'000 && mono_now_ns() < end; ++i) REQUIRE(d.step());
+  const int64_t ticks = (mono_now_ns() - t0) / (c.source.watch_interval_ms * 1'000'000);
+  MESSAGE("wake-ups in 2 s: " << d.counters().wakeups << " for " << ticks << " watch ticks");
+  // Each sample (every 230 ms) and report (every second) on a wake-up of
+  // its own would add 8 and 2; the first tick after begin() may add one.
+  CHECK(d.counters().wakeups <= static_cast<uint64_t>(ticks) + 1);
+  CHECK(d.counters().wakeups >= static_cast<uint64_t>(ticks) - 1);
+}
+
 TEST_CASE("loop on a hung-up device: the timer") {
   TempDir t;
   const std::string page = t.path + "/page";
