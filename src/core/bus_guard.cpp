@@ -5,7 +5,8 @@
 
 namespace vmc::detail {
 
-thread_local sigjmp_buf* t_bus_jmp = nullptr;
+constinit thread_local sigjmp_buf* t_bus_jmp __attribute__((tls_model("initial-exec"))) = nullptr;
+std::atomic<bool> g_bus_handler_installed{false};
 
 namespace {
 // What was installed before us: a fault that is not ours goes there, so
@@ -26,7 +27,7 @@ void on_sigbus(int sig, siginfo_t* info, void* ctx) {
 }
 }  // namespace
 
-void install_bus_handler() {
+void install_bus_handler_once() {
   static std::once_flag once;
   std::call_once(once, [] {
     struct sigaction sa{};
@@ -34,6 +35,7 @@ void install_bus_handler() {
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGBUS, &sa, &g_previous);
+    g_bus_handler_installed.store(true, std::memory_order_release);
   });
 }
 

@@ -9,14 +9,24 @@
 // must not take an application's signal handling from it. An application
 // that installs its own SIGBUS handler later replaces the guard; reads of
 // the vmclock device need none (it cannot be truncated).
+#include <atomic>
 #include <csetjmp>
 #include <csignal>
 
 namespace vmc {
 
 namespace detail {
-extern thread_local sigjmp_buf* t_bus_jmp;
-void install_bus_handler();
+// constinit: no TLS wrapper call per access; initial-exec: no
+// __tls_get_addr() call from libvmclock.so either (8 bytes of the static
+// TLS glibc reserves for libraries). Both are on vmclock_now()'s path.
+extern constinit thread_local sigjmp_buf* t_bus_jmp __attribute__((tls_model("initial-exec")));
+extern std::atomic<bool> g_bus_handler_installed;
+void install_bus_handler_once();
+// Once per process; after that one load, not a call into pthread_once.
+inline void install_bus_handler() {
+  if (!g_bus_handler_installed.load(std::memory_order_acquire)) [[unlikely]]
+    install_bus_handler_once();
+}
 }  // namespace detail
 
 // Runs `f` (which must only copy from the mapping: no objects with
@@ -32,8 +42,13 @@ bool guarded_read(F&& f) {
     detail::t_bus_jmp = nullptr;
     return false;
   }
+  // The handler reads t_bus_jmp: the fences keep the compiler from
+  // dropping or moving its stores across f()'s reads (no call hides them
+  // any more: see t_bus_jmp).
   detail::t_bus_jmp = &jb;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   f();
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   detail::t_bus_jmp = nullptr;
   return true;
 }
