@@ -91,6 +91,14 @@ bool seqlock_window(const volatile uint8_t* base, uint32_t expect, Inside&& insi
   return seqlock_unchanged(base, s);
 }
 
+// Whether seq_count still reads `expect` (even): for a reader that uses
+// only what it decoded at `expect` and reads nothing else from the page,
+// this one load is the whole window.
+inline bool seqlock_still(const volatile uint8_t* base, uint32_t expect) {
+  const uint32_t s = seqlock_begin(base);
+  return s == expect && (s & 1u) == 0;
+}
+
 // One attempt: copies out.len bytes and runs `inside` within the window.
 // True when seq_count was even and unchanged across the copy (out.seq set);
 // `seen` gets the first seq_count read either way. No allocation, no
