@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A page file truncated under its mapping raises SIGBUS on the next read.
-// guarded_read() turns that into an error for the one read that hit it,
+// guarded_read() (and guarded_load(), for one word) turns that into an
+// error for the one read that hit it,
 // so that a truncated file never takes the daemon, or an application
 // linking libvmclock, down. The handler is installed once, on the first
 // guarded read, and hands every SIGBUS that is not a guarded read's to
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <csetjmp>
 #include <csignal>
+#include <cstdint>
 
 namespace vmc {
 
@@ -28,6 +30,60 @@ inline void install_bus_handler() {
     install_bus_handler_once();
 }
 }  // namespace detail
+
+// Installs the handler now: guarded_read() does so itself, guarded_load()
+// does not (it is one load), so its callers call this once before.
+inline void install_bus_guard() { detail::install_bus_handler(); }
+
+// One 32-bit load with acquire order (no later load is performed before
+// it) from a mapping that may fault, into `v`; false if it faulted. No
+// sigsetjmp: the load's address and a fixup are listed in the section
+// vmc_bus_fixup, and the handler resumes a fault there at the fixup, which
+// says so (the kernel's exception tables, in user space). For paths that
+// read a word or two per call (libvmclock's now()).
+[[gnu::always_inline]] inline bool guarded_load(const volatile uint32_t* p, uint32_t& v) {
+  uint32_t failed;
+  // "?": the table entry and the fixup go in the function's own section
+  // group, so that an inline copy the linker discards takes them along.
+#if defined(__x86_64__)
+  asm volatile(
+      "xorl %k[f], %k[f]\n"
+      "1: movl (%[p]), %k[v]\n"
+      "2:\n"
+      ".pushsection .text.unlikely.vmc_bus_fixup, \"ax?\"\n"
+      "3: movl $1, %k[f]\n"
+      "xorl %k[v], %k[v]\n"
+      "jmp 2b\n"
+      ".popsection\n"
+      ".pushsection vmc_bus_fixup, \"a?\"\n"
+      ".balign 4\n"
+      ".long 1b - ., 3b - .\n"
+      ".popsection\n"
+      : [v] "=r"(v), [f] "=&r"(failed)
+      : [p] "r"(p)
+      : "memory");
+#elif defined(__aarch64__)
+  asm volatile(
+      "mov %w[f], #0\n"
+      "1: ldar %w[v], [%[p]]\n"
+      "2:\n"
+      ".pushsection .text.unlikely.vmc_bus_fixup, \"ax?\"\n"
+      "3: mov %w[f], #1\n"
+      "mov %w[v], #0\n"
+      "b 2b\n"
+      ".popsection\n"
+      ".pushsection vmc_bus_fixup, \"a?\"\n"
+      ".balign 4\n"
+      ".long 1b - ., 3b - .\n"
+      ".popsection\n"
+      : [v] "=r"(v), [f] "=&r"(failed)
+      : [p] "r"(p)
+      : "memory");
+#else
+#error "guarded_load needs its table entry written for this architecture"
+#endif
+  return failed == 0;
+}
 
 // Runs `f` (which must only copy from the mapping: no objects with
 // destructors may be alive inside it when the fault hits). Returns false

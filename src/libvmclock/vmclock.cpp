@@ -189,28 +189,35 @@ struct vmclock_handle {
     why = "";
 
     const Marker* pm = nullptr;
+    uint64_t counter = 0;
+    bool fresh = false;
     if (page) {
       // Fast path: seq_count unchanged since the calibration was decoded.
       // The counter is read only when the page can use it, and without
       // rdtscp's wait (read_counter_unordered): the bound covers the page's
       // time at whatever instant the reading took, and it is taken between
       // two loads of seq_count in program order, which is what a pause of
-      // the guest respects.
-      uint64_t counter = 0;
-      const bool wants_counter = cal.bounded && !published_only;
-      bool fresh = false;
-      auto read = [&] {
-        // Without the counter nothing is read in the window: the cached
-        // marker is the page's while seq_count has not moved.
-        fresh = wants_counter ? seqlock_window(page, cal.seq, [&] { counter = read_counter_unordered(); })
-                              : seqlock_still(page, cal.seq);
-        if (!fresh) [[unlikely]] fresh = refresh(counter);
-      };
-      if (!page_guarded) {
-        read();
-      } else if (!guarded_read(read)) {
-        fresh = false;
+      // the guest respects. Without the counter nothing is read in the
+      // window: the cached marker is the page's while seq_count has not
+      // moved. The loads are guarded_load()s, free unless they fault (the
+      // device cannot; a page file can be truncated).
+      const bool page_answers = cal.bounded && !published_only;
+      auto load = [](const volatile uint32_t* p, uint32_t& v) { return guarded_load(p, v); };
+      const Window w = page_answers
+                           ? seqlock_window_loaded(page, cal.seq, load, [&] { counter = read_counter_unordered(); })
+                           : seqlock_still_loaded(page, cal.seq, load);
+      if (w == Window::fresh) [[likely]] {
+        fresh = true;
+      } else if (w == Window::faulted) {
         cal.why = "page file shrank under its mapping (truncated?)";
+      } else {
+        auto read = [&] { fresh = refresh(counter); };
+        if (!page_guarded) {
+          read();
+        } else if (!guarded_read(read)) {
+          fresh = false;
+          cal.why = "page file shrank under its mapping (truncated?)";
+        }
       }
       if (fresh && cal.header_ok) pm = &cal.marker;
       if (fresh && cal.bounded && !published_only) {
@@ -253,9 +260,8 @@ struct vmclock_handle {
   }
 
   bool answer_from_segment(vmclock_bound& out, int64_t rt, const Marker* pm) {
-    uint32_t seq = 1;
-    if (!guarded_read([&] { seq = __atomic_load_n(const_cast<const uint32_t*>(&segment->seq), __ATOMIC_ACQUIRE); }))
-        [[unlikely]] {
+    uint32_t seq;
+    if (!guarded_load(&segment->seq, seq)) [[unlikely]] {
       why = "segment file shrank under its mapping (truncated?)";
       return false;
     }
@@ -431,6 +437,7 @@ int map_segment(vmclock_handle& c, const char* path) {
   if (p == MAP_FAILED) return fail_open(errno, "%s: cannot map: %s", path, std::strerror(errno));
   c.segment_map = Mapping(p, bound::kFileBytes);
   c.segment = static_cast<const volatile bound::segment*>(p);
+  install_bus_guard();  // now()'s guarded_load()s need it (map_page's guarded_read installs it)
   return 0;
 }
 
