@@ -231,9 +231,9 @@ struct vmclock_handle {
     return finish(out, pm);
   }
 
-  bool answer_from_page(vmclock_bound& out, uint64_t counter, int64_t rt) {
-    if (cal.fast) {
-      if (auto b = cal.fast->at(counter, rt)) {
+  [[gnu::always_inline]] bool answer_from_page(vmclock_bound& out, uint64_t counter, int64_t rt) {
+    if (cal.fast) [[likely]] {
+      if (auto b = cal.fast->at(counter, rt)) [[likely]] {
         out.bound_ns = *b;
         out.status = cal.status;
         out.source = VMCLOCK_SOURCE_PAGE;
@@ -241,7 +241,12 @@ struct vmclock_handle {
         return true;
       }
     }
-    // Far from counter_value (a page the host stopped updating): exactly.
+    return answer_from_page_exactly(out, counter, rt);
+  }
+
+  // Far from counter_value (a page the host stopped updating): exactly.
+  // Out of line: now()'s fast path stays without its frame.
+  [[gnu::noinline, gnu::cold]] bool answer_from_page_exactly(vmclock_bound& out, uint64_t counter, int64_t rt) {
     auto t = time_at(cal.page, counter);
     if (!t || !t->maxerror_ns) { why = "page time at this counter overflows"; return false; }
     Time64 utc = t->time;
