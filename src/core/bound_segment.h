@@ -124,19 +124,34 @@ inline Grown grow(const Record& r, int64_t now_ns) {
     g.why = Grown::Why::not_synchronized;
     return g;
   }
-  __extension__ using i128 = __int128;
-  i128 elapsed = static_cast<i128>(now_ns) - r.as_of_ns;
+  // libvmclock's now() runs this on every call: 64-bit steps, and 128 bits
+  // only where 64 would overflow (a 128-bit division is a library call).
+  int64_t elapsed;
+  if (__builtin_sub_overflow(now_ns, r.as_of_ns, &elapsed)) [[unlikely]] {
+    // Centuries apart: past any void_after_ns, or far before as_of.
+    g.why = now_ns > r.as_of_ns ? Grown::Why::void_ : Grown::Why::stepped_back;
+    return g;
+  }
   if (elapsed < -1'000'000'000) { g.why = Grown::Why::stepped_back; return g; }
   if (elapsed < 0) elapsed = 0;  // the daemon wrote it between our clock read and our segment read
   if (elapsed > r.void_after_ns) { g.why = Grown::Why::void_; return g; }
-  // ns * ppb / 1e9, rounded up, in 64-bit steps (a 128-bit division is a
-  // library call, too slow for now()): whole seconds times ppb is exact.
+  // ns * ppb / 1e9, rounded up: in one 64-bit product while it fits (two
+  // weeks at 15 ppm), else whole seconds times ppb (exact) plus the rest.
   const auto e = static_cast<uint64_t>(elapsed);
-  const i128 growth = static_cast<i128>(e / 1'000'000'000) * r.max_drift_ppb +
-                      (e % 1'000'000'000 * r.max_drift_ppb + 999'999'999) / 1'000'000'000;
-  i128 b = static_cast<i128>(r.bound_ns) + growth;
-  if (b > INT64_MAX) { g.why = Grown::Why::overflow; return g; }
-  g.bound_ns = static_cast<uint64_t>(b);
+  uint64_t growth;
+  if (uint64_t p; !__builtin_mul_overflow(e, uint64_t{r.max_drift_ppb}, &p) && p <= UINT64_MAX - 999'999'999)
+      [[likely]] {
+    growth = (p + 999'999'999) / 1'000'000'000;
+  } else {
+    __extension__ using u128 = unsigned __int128;
+    const u128 big = static_cast<u128>(e / 1'000'000'000) * r.max_drift_ppb +
+                     (e % 1'000'000'000 * r.max_drift_ppb + 999'999'999) / 1'000'000'000;
+    if (big > INT64_MAX) { g.why = Grown::Why::overflow; return g; }
+    growth = static_cast<uint64_t>(big);
+  }
+  uint64_t b;
+  if (__builtin_add_overflow(r.bound_ns, growth, &b) || b > INT64_MAX) { g.why = Grown::Why::overflow; return g; }
+  g.bound_ns = b;
   g.status = (r.status == Status::freerunning || elapsed > r.stale_after_ns) ? Status::freerunning
                                                                             : Status::synchronized;
   return g;

@@ -91,6 +91,46 @@ bool seqlock_window(const volatile uint8_t* base, uint32_t expect, Inside&& insi
   return seqlock_unchanged(base, s);
 }
 
+// The fast-path windows of a reader that decoded the page at `expect`
+// already, with seq_count loaded by `load(const volatile uint32_t*,
+// uint32_t&)` in acquire order, which may fail: libvmclock's guarded_load()
+// of a page file truncated under its mapping (bus_guard.h).
+enum class Window : uint8_t { fresh, moved, faulted };
+
+namespace detail {
+inline const volatile uint32_t* seq_word(const volatile uint8_t* base) {
+  return reinterpret_cast<const volatile uint32_t*>(base + offsetof(abi::vmclock_abi, seq_count));
+}
+inline uint32_t seq_value(uint32_t word) {
+  if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap32(word);
+  return word;
+}
+}  // namespace detail
+
+// seqlock_window() with its two loads made by `load`.
+template <class Load, class Inside>
+Window seqlock_window_loaded(const volatile uint8_t* base, uint32_t expect, Load&& load, Inside&& inside) {
+  uint32_t w;
+  if (!load(detail::seq_word(base), w)) [[unlikely]] return Window::faulted;
+  const uint32_t s = detail::seq_value(w);
+  if (s != expect || (s & 1u) != 0) [[unlikely]] return Window::moved;
+  inside();
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (!load(detail::seq_word(base), w)) [[unlikely]] return Window::faulted;
+  return detail::seq_value(w) == s ? Window::fresh : Window::moved;
+}
+
+// Whether seq_count still reads `expect` (even): for a reader that uses
+// only what it decoded at `expect` and reads nothing else from the page,
+// this one load is the whole window.
+template <class Load>
+Window seqlock_still_loaded(const volatile uint8_t* base, uint32_t expect, Load&& load) {
+  uint32_t w;
+  if (!load(detail::seq_word(base), w)) [[unlikely]] return Window::faulted;
+  const uint32_t s = detail::seq_value(w);
+  return s == expect && (s & 1u) == 0 ? Window::fresh : Window::moved;
+}
+
 // One attempt: copies out.len bytes and runs `inside` within the window.
 // True when seq_count was even and unchanged across the copy (out.seq set);
 // `seen` gets the first seq_count read either way. No allocation, no

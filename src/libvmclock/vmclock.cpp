@@ -4,9 +4,11 @@
 //
 // now() is the hot path: while the page's seq_count is the one the cached
 // calibration was decoded from, a call is one clock_gettime, two loads of
-// seq_count around a counter read, and 128-bit arithmetic. A new seq_count
-// takes the slow path once (copy, decode, assess), still without
-// allocating or entering the kernel.
+// seq_count around a counter read, and 128-bit arithmetic. The segment
+// likewise: while its seq reads the one its record was decoded from, a
+// call loads seq and grows the cached record. A new seq_count takes the
+// slow path once (copy, decode, assess), still without allocating or
+// entering the kernel.
 #include "vmclock/vmclock.h"
 
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -68,6 +71,41 @@ struct Calibration {
   const char* why = "page not read yet";
 };
 
+// The segment's record as of one seq, decoded once. The daemon moves seq
+// on every write, across its restarts too (bound_publisher.cpp), so while
+// seq reads the same the record is the same: a call loads seq alone, as
+// the page's fast path does. Applications share a handle between threads
+// (the truncation test does): the cache is itself under a seqlock, and
+// one thread at a time refills it; the others answer from their own copy.
+class SegmentCache {
+ public:
+  // False (read the segment) unless `seq` is the cached one.
+  bool get(uint32_t seq, bound::Record& r) const {
+    const uint32_t g = gen_.load(std::memory_order_acquire);
+    if ((g & 1u) || (seq & 1u) || seq_ != seq) return false;
+    r = record_;
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return gen_.load(std::memory_order_relaxed) == g;
+  }
+  // `r` as decoded from a consistent copy at `seq` with a good header.
+  void put(uint32_t seq, const bound::Record& r) {
+    if (busy_.exchange(true, std::memory_order_acquire)) return;
+    const uint32_t g = gen_.load(std::memory_order_relaxed);
+    gen_.store(g + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    seq_ = seq;
+    record_ = r;
+    gen_.store(g + 2, std::memory_order_release);
+    busy_.store(false, std::memory_order_release);
+  }
+
+ private:
+  std::atomic<uint32_t> gen_{0};  // odd while put() rewrites the fields below
+  std::atomic<bool> busy_{false};
+  uint32_t seq_ = 1;  // odd: nothing cached
+  bound::Record record_;
+};
+
 int32_t page_status(abi::ClockStatus s) {
   switch (s) {
     case abi::ClockStatus::synchronized: return VMCLOCK_SYNCHRONIZED;
@@ -88,6 +126,7 @@ struct vmclock_handle {
   // reads are guarded (bus_guard.h), as the segment's always are.
   bool page_guarded = false;
   Calibration cal;
+  SegmentCache seg_cache;
   Marker last_marker;  // as of the previous answer
   bool have_last_marker = false;
   const char* why = "";
@@ -150,26 +189,35 @@ struct vmclock_handle {
     why = "";
 
     const Marker* pm = nullptr;
+    uint64_t counter = 0;
+    bool fresh = false;
     if (page) {
       // Fast path: seq_count unchanged since the calibration was decoded.
       // The counter is read only when the page can use it, and without
       // rdtscp's wait (read_counter_unordered): the bound covers the page's
       // time at whatever instant the reading took, and it is taken between
       // two loads of seq_count in program order, which is what a pause of
-      // the guest respects.
-      uint64_t counter = 0;
-      const bool wants_counter = cal.bounded && !published_only;
-      bool fresh = false;
-      auto read = [&] {
-        fresh = wants_counter ? seqlock_window(page, cal.seq, [&] { counter = read_counter_unordered(); })
-                              : seqlock_window(page, cal.seq, [] {});
-        if (!fresh) fresh = refresh(counter);
-      };
-      if (!page_guarded) {
-        read();
-      } else if (!guarded_read(read)) {
-        fresh = false;
+      // the guest respects. Without the counter nothing is read in the
+      // window: the cached marker is the page's while seq_count has not
+      // moved. The loads are guarded_load()s, free unless they fault (the
+      // device cannot; a page file can be truncated).
+      const bool page_answers = cal.bounded && !published_only;
+      auto load = [](const volatile uint32_t* p, uint32_t& v) { return guarded_load(p, v); };
+      const Window w = page_answers
+                           ? seqlock_window_loaded(page, cal.seq, load, [&] { counter = read_counter_unordered(); })
+                           : seqlock_still_loaded(page, cal.seq, load);
+      if (w == Window::fresh) [[likely]] {
+        fresh = true;
+      } else if (w == Window::faulted) {
         cal.why = "page file shrank under its mapping (truncated?)";
+      } else {
+        auto read = [&] { fresh = refresh(counter); };
+        if (!page_guarded) {
+          read();
+        } else if (!guarded_read(read)) {
+          fresh = false;
+          cal.why = "page file shrank under its mapping (truncated?)";
+        }
       }
       if (fresh && cal.header_ok) pm = &cal.marker;
       if (fresh && cal.bounded && !published_only) {
@@ -183,9 +231,9 @@ struct vmclock_handle {
     return finish(out, pm);
   }
 
-  bool answer_from_page(vmclock_bound& out, uint64_t counter, int64_t rt) {
-    if (cal.fast) {
-      if (auto b = cal.fast->at(counter, rt)) {
+  [[gnu::always_inline]] bool answer_from_page(vmclock_bound& out, uint64_t counter, int64_t rt) {
+    if (cal.fast) [[likely]] {
+      if (auto b = cal.fast->at(counter, rt)) [[likely]] {
         out.bound_ns = *b;
         out.status = cal.status;
         out.source = VMCLOCK_SOURCE_PAGE;
@@ -193,7 +241,12 @@ struct vmclock_handle {
         return true;
       }
     }
-    // Far from counter_value (a page the host stopped updating): exactly.
+    return answer_from_page_exactly(out, counter, rt);
+  }
+
+  // Far from counter_value (a page the host stopped updating): exactly.
+  // Out of line: now()'s fast path stays without its frame.
+  [[gnu::noinline, gnu::cold]] bool answer_from_page_exactly(vmclock_bound& out, uint64_t counter, int64_t rt) {
     auto t = time_at(cal.page, counter);
     if (!t || !t->maxerror_ns) { why = "page time at this counter overflows"; return false; }
     Time64 utc = t->time;
@@ -212,6 +265,21 @@ struct vmclock_handle {
   }
 
   bool answer_from_segment(vmclock_bound& out, int64_t rt, const Marker* pm) {
+    uint32_t seq;
+    if (!guarded_load(&segment->seq, seq)) [[unlikely]] {
+      why = "segment file shrank under its mapping (truncated?)";
+      return false;
+    }
+    bound::Record r;
+    if (!seg_cache.get(seq, r)) [[unlikely]] {
+      if (!read_segment(r)) return false;
+    }
+    return answer_from_record(out, r, rt, pm);
+  }
+
+  // A consistent copy of the segment, its header checked, into `r` (and
+  // the cache); false with `why` set when there is none.
+  [[gnu::noinline]] bool read_segment(bound::Record& r) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // try_read() fills every field before it is read
     bound::segment seg;
@@ -241,7 +309,13 @@ struct vmclock_handle {
       why = why_buf;
       return false;
     }
-    bound::Record r = bound::to_record(*s);
+    r = bound::to_record(*s);
+    seg_cache.put(s->seq, r);
+    return true;
+#pragma GCC diagnostic pop
+  }
+
+  bool answer_from_record(vmclock_bound& out, const bound::Record& r, int64_t rt, const Marker* pm) {
     out.source = VMCLOCK_SOURCE_DAEMON;
     out.disruption_marker = r.disruption_marker;
     if (pm && !(Marker{r.disruption_marker, r.vm_generation.value_or(0), r.vm_generation.has_value()} == *pm)) {
@@ -274,8 +348,6 @@ struct vmclock_handle {
     return true;
   }
 
-#pragma GCC diagnostic pop
-
   int finish(vmclock_bound& out, const Marker* pm) {
     // The very first answer after the page's marker moved is DISRUPTED,
     // whatever the source: applications learn of it even when a fresh
@@ -290,10 +362,14 @@ struct vmclock_handle {
       have_last_marker = true;
     }
     if (out.status == VMCLOCK_SYNCHRONIZED || out.status == VMCLOCK_FREERUNNING) {
-      // One division (of the bound), then carries: realtime's own words
-      // are already split.
+      // At most one division (of a bound of a second or more), then
+      // carries: realtime's own words are already split.
       const auto b = static_cast<int64_t>(out.bound_ns);
-      const int64_t bs = b / kNsPerSec, bn = b % kNsPerSec;
+      int64_t bs = 0, bn = b;
+      if (b >= kNsPerSec) [[unlikely]] {
+        bs = b / kNsPerSec;
+        bn = b % kNsPerSec;
+      }
       int64_t es = out.realtime.tv_sec - bs, en = out.realtime.tv_nsec - bn;
       if (en < 0) { en += kNsPerSec; --es; }
       int64_t ls = out.realtime.tv_sec + bs, ln = out.realtime.tv_nsec + bn;
@@ -366,6 +442,7 @@ int map_segment(vmclock_handle& c, const char* path) {
   if (p == MAP_FAILED) return fail_open(errno, "%s: cannot map: %s", path, std::strerror(errno));
   c.segment_map = Mapping(p, bound::kFileBytes);
   c.segment = static_cast<const volatile bound::segment*>(p);
+  install_bus_guard();  // now()'s guarded_load()s need it (map_page's guarded_read installs it)
   return 0;
 }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// guarded_read() (src/core/bus_guard.cpp): a read of a file truncated
+// guarded_read() and guarded_load() (src/core/bus_guard.cpp): a read of a file truncated
 // under its mapping is an error for that read, and a SIGBUS that is not a
 // guarded read's reaches the handler the application installed before
 // (libvmclock must not take an application's signal handling from it).
@@ -60,6 +60,25 @@ TEST_CASE("a guarded read of a truncated mapping fails; any other SIGBUS goes to
   REQUIRE(::ftruncate(fd, 4096) == 0);
   CHECK(guarded_read([&] { x = m[300]; }));
   CHECK(x == 0);
+
+  // guarded_load(): one word, resumed at its fixup rather than jumped to.
+  const auto* w = reinterpret_cast<const volatile uint32_t*>(m);
+  uint32_t v = 1;
+  CHECK(guarded_load(&w[10], v));
+  CHECK(v == 0);
+  REQUIRE(::ftruncate(fd, 0) == 0);
+  v = 1;
+  CHECK_FALSE(guarded_load(&w[20], v));
+  CHECK(v == 0);
+  CHECK_FALSE(guarded_load(&w[30], v));  // and again: the fixup left the guard as it was
+  CHECK(g_app_faults == 1);
+  if (sigsetjmp(g_app_jump, 0) == 0) {
+    x = m[500];  // still the application's
+    FAIL("the read of a truncated mapping did not fault");
+  }
+  CHECK(g_app_faults == 2);
+  REQUIRE(::ftruncate(fd, 4096) == 0);
+  CHECK(guarded_load(&w[40], v));
   ::munmap(p, 4096);
   ::close(fd);
 }
