@@ -46,7 +46,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon_helpers import (Chronyd, Cleanup, Sim, TempDir, Vmclockd, fmt_s, recovery_time,  # noqa: E402
-                            refclock_line, remove_shm, shm_unit, toml_text, vmc_bin, wait_for)
+                            refclock_line, remove_shm, shm_unit, stop_proc, toml_text, vmc_bin, wait_for)
 
 MODE = os.environ.get("VMC_CLOSED_LOOP", "short")
 SINK = os.environ.get("VMC_CLOSED_LOOP_SINK", "sock")
@@ -163,13 +163,7 @@ class Probe:
             return self.samples[-1] if self.samples else None
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
+        stop_proc(self.proc, timeout=5)
         self.reader.join(timeout=2)
         err = self.proc.stderr.read()
         self.proc.stdout.close()
