@@ -27,8 +27,10 @@
 
 Needs root (dpkg, rpm --root, the privilege drop), the tools in TOOLS and
 the Debian archive (build dependencies, lintian); without root or a tool the
-file exits VMC_SKIP_CODE, which ctest reports as Skipped. Takes about 7
-minutes: each package build compiles the three binaries and the library.
+file exits VMC_SKIP_CODE, which ctest reports as Skipped. Under ctest the
+packages are built before it, by integration.package_builds (a fixture,
+tests/CMakeLists.txt); run by hand it builds them itself (about 7 minutes:
+each package build compiles the three binaries and the library).
 Environment: VMC_SOURCE (checkout), VMC_BIN (binaries), VMC_PACKAGES_DIR
 (packages built before, to rerun the checks quickly).
 """
