@@ -202,7 +202,9 @@ TEST_CASE("loop at the default watch: the sampling and the reports take no wake-
   // Each sample (every 230 ms) and report (every second) on a wake-up of
   // its own would add 8 and 2; the first tick after begin() may add one.
   CHECK(d.counters().wakeups <= static_cast<uint64_t>(ticks) + 1);
-  CHECK(d.counters().wakeups >= static_cast<uint64_t>(ticks) - 1);
+  // A loop descheduled past a tick skips it (the grid moves on): on a busy
+  // machine fewer wake-ups than ticks is right, but not half as many.
+  CHECK(d.counters().wakeups >= static_cast<uint64_t>(ticks) / 2);
 }
 
 TEST_CASE("loop on a hung-up device: the timer") {
