@@ -65,9 +65,10 @@ MAX_OFFSET_NS = 1_000_000
 MAX_PPM = 100
 MAX_SLEW_PPM = float(os.environ.get("VMC_CLOSED_LOOP_MAXSLEWRATE", MAX_PPM))
 ABORT_PPM = MAX_PPM + MAX_SLEW_PPM   # frequency plus slew
-# Asserted in the short form. Measured on a 2-core shared VM (commit
-# message and README): recovery 1-2 s, converged error tens of ns.
-ASSERT_RECOVERY_S = 5.0
+# Asserted. Measured on a 2-core shared VM (README, chrony snippets):
+# recovery 4.7-5.0 s with the handling (chronyd slewing, not stepping),
+# converged error 4-5 ns RMS, 13 ns at most.
+ASSERT_RECOVERY_S = 8.0
 ASSERT_CONVERGED_MAX_NS = 1000
 ASSERT_RETURNED_NS = 5000
 
