@@ -9,10 +9,7 @@
 // what a steering chronyd moves, so it cannot stand for the truth.
 // Prints one JSON summary line; exit 1 on a miss.
 // --pause-us sleeps between calls, to check for long without taking a core.
-// --raw-line RT,RAW: the truth is RT + (CLOCK_MONOTONIC_RAW - RAW) instead
-// (an NTP server on that line steers chronyd; no simulator time, no log).
-//   bound_truth_check [--sim-log F] --page P --segment S --seconds N [--published-only] [--pause-us U]
-//                     [--raw-line RT,RAW]
+//   bound_truth_check --sim-log F --page P --segment S --seconds N [--published-only] [--pause-us U]
 #include <time.h>
 
 #include <cmath>
@@ -22,7 +19,6 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <utility>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -33,12 +29,11 @@
 
 namespace {
 
-int64_t clock_ns(clockid_t id) {
+int64_t realtime_ns() {
   timespec t;
-  clock_gettime(id, &t);
+  clock_gettime(CLOCK_REALTIME, &t);
   return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
 }
-int64_t realtime_ns() { return clock_ns(CLOCK_REALTIME); }
 int64_t ns(const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
 
 }  // namespace
@@ -51,7 +46,6 @@ int main(int argc, char** argv) {
   double seconds = 10;
   uint32_t flags = 0;
   long pause_us = 0;
-  std::optional<std::pair<int64_t, int64_t>> raw_line;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -64,15 +58,6 @@ int main(int argc, char** argv) {
     else if (a == "--seconds") seconds = std::atof(next().c_str());
     else if (a == "--published-only") flags |= VMCLOCK_OPEN_PUBLISHED_ONLY;
     else if (a == "--pause-us") pause_us = std::atol(next().c_str());
-    else if (a == "--raw-line") {
-      const std::string v = next();
-      const auto comma = v.find(',');
-      if (comma == std::string::npos) {
-        std::fprintf(stderr, "bound_truth_check: --raw-line %s: expected RT,RAW\n", v.c_str());
-        return 64;
-      }
-      raw_line = std::pair<int64_t, int64_t>{std::atoll(v.substr(0, comma).c_str()), std::atoll(v.substr(comma + 1).c_str())};
-    }
     else { std::fprintf(stderr, "bound_truth_check: unknown option %s\n", a.c_str()); return 64; }
   }
   vmclock_options o{};
@@ -102,11 +87,9 @@ int main(int argc, char** argv) {
   const int64_t end = realtime_ns() + static_cast<int64_t>(seconds * 1e9);
   for (int64_t rt0 = realtime_ns(); rt0 < end; rt0 = realtime_ns()) {
     vmclock_bound b;
-    const int64_t raw0 = raw_line ? clock_ns(CLOCK_MONOTONIC_RAW) : 0;
     const uint64_t c0 = vmc::read_counter();
     vmclock_now(c, &b, sizeof b);
     const uint64_t c1 = vmc::read_counter();
-    const int64_t raw1 = raw_line ? clock_ns(CLOCK_MONOTONIC_RAW) : 0;
     const int64_t rt1 = realtime_ns();
     ++calls;
     if (pause_us > 0) {
@@ -124,8 +107,7 @@ int main(int argc, char** argv) {
       last_marker = b.disruption_marker;
     }
     if (b.status != VMCLOCK_SYNCHRONIZED && b.status != VMCLOCK_FREERUNNING) continue;
-    const Truth raw_truth{0, 0, 0};
-    const Truth* t = raw_line ? &raw_truth : log.find(b.disruption_marker);
+    const Truth* t = log.find(b.disruption_marker);
     for (int wait = 0; !t && wait < 1000; ++wait) {  // the simulator prints just after it writes
       timespec d{0, 1'000'000};
       nanosleep(&d, nullptr);
@@ -143,10 +125,7 @@ int main(int argc, char** argv) {
     narrowest = std::min(narrowest, b.bound_ns);
     // 2 ns: the simulator prints its offset rounded to the nanosecond.
     const auto& line = log.line();
-    const long double lo = raw_line ? static_cast<long double>(raw_line->first + raw0 - raw_line->second) - 2
-                                    : t->at(line ? line->rt_at(c0) : rt0) - 2;
-    const long double hi = raw_line ? static_cast<long double>(raw_line->first + raw1 - raw_line->second) + 2
-                                    : t->at(line ? line->rt_at(c1) : rt1) + 2;
+    const long double lo = t->at(line ? line->rt_at(c0) : rt0) - 2, hi = t->at(line ? line->rt_at(c1) : rt1) + 2;
     const long double margin = std::min(hi - static_cast<long double>(ns(b.earliest)),
                                          static_cast<long double>(ns(b.latest)) - lo);
     worst_margin = std::min(worst_margin, margin);
@@ -160,7 +139,7 @@ int main(int argc, char** argv) {
   }
   vmclock_close(c);
   nlohmann::json out{{"calls", calls},
-                     {"truth", raw_line ? "CLOCK_MONOTONIC_RAW line" : fixed_truth ? "fixed line" : "CLOCK_REALTIME"},
+                     {"truth", fixed_truth ? "fixed line" : "CLOCK_REALTIME"},
                      {"checked", checked},
                      {"misses", misses},
                      {"by_status", by_status},

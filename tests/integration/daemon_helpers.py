@@ -348,9 +348,7 @@ class NtpServer:
     after it.
     """
 
-    def __init__(self, now_ns=None):
-        """now_ns: the server's clock (default CLOCK_REALTIME, the system time)."""
-        self.now_ns = now_ns or rt_ns
+    def __init__(self):
         self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.s.bind(("127.0.0.1", 0))
         self.s.settimeout(0.2)
@@ -374,7 +372,7 @@ class NtpServer:
                 continue
             except OSError:
                 return
-            rx = self.now_ns()
+            rx = rt_ns()
             if len(data) < 48:
                 continue
             li_vn_mode = data[0]
@@ -391,7 +389,7 @@ class NtpServer:
                                 1 << 4,  # root delay 1/4096 s (16.16)
                                 1 << 4,  # root dispersion
                                 b"VMCT", ref, client_tx, _ntp_ts(rx + off))
-            reply += struct.pack(">Q", _ntp_ts(self.now_ns() + off))
+            reply += struct.pack(">Q", _ntp_ts(rt_ns() + off))
             try:
                 self.s.sendto(reply, addr)
             except OSError:
